@@ -1,0 +1,1 @@
+"""Pageview platform: captures truncated landing extracts and publishes pageviews per postcode."""

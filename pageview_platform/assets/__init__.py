@@ -1,0 +1,1 @@
+"""The asset graph: captured extracts -> quarantine and postcode history -> fact -> aggregates."""

@@ -1,0 +1,60 @@
+"""Each user's postcode versions (SCD type 2), derived from the captured snapshots."""
+
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    TimeWindowPartitionMapping,
+    asset,
+)
+
+from pageview_platform.assets.capture import KINDS, RAW_USERS_EXTRACT, WAREHOUSE_IO
+from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform.warehouse.sql import SqlRelation
+
+USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
+
+
+def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
+    """The postcode history asset."""
+
+    @asset(
+        key=USER_POSTCODE_HISTORY,
+        deps=[
+            RAW_USERS_EXTRACT,
+            # Versions starting on day D depend on the versions before D.
+            AssetDep(
+                USER_POSTCODE_HISTORY,
+                partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+            ),
+        ],
+        partitions_def=partitions.daily,
+        backfill_policy=BackfillPolicy.single_run(),
+        metadata={"partition_expr": "valid_from"},
+        io_manager_key=WAREHOUSE_IO,
+        kinds=KINDS,
+        group_name="history",
+    )
+    def user_postcode_history(context: AssetExecutionContext, warehouse: Warehouse) -> SqlRelation:
+        """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
+        versions starting that day."""
+        params = window(context)
+        with warehouse.connection() as con:
+            (later,) = con.execute(
+                "SELECT max(valid_from) FROM core.user_postcode_history WHERE valid_from >= $end",
+                {"end": params["end"]},
+            ).fetchone()
+        if later is not None:
+            raise ValueError(
+                f"versions from {later:%Y-%m-%d} build on this window's; materialize the range from"
+                f" {context.partition_keys[0]} through {later:%Y-%m-%d} in one run instead"
+            )
+        return SqlRelation.from_file(
+            "transform/user_postcode_history.sql",
+            params,
+            after=("transform/user_postcode_history_close_versions.sql",),
+        )
+
+    return [user_postcode_history]

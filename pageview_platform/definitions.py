@@ -1,0 +1,39 @@
+"""Assembles the code location: assets, jobs and resources for the configured warehouse."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pageview_platform.assets.capture import WAREHOUSE_IO, build_capture_assets
+from pageview_platform.assets.history import build_history_assets
+from pageview_platform.assets.pageviews import build_pageview_assets
+from pageview_platform.assets.partitions import Partitions
+from pageview_platform.jobs import build_jobs
+from pageview_platform.settings import get_settings
+from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built on load, so the environment in force when the code location loads decides."""
+    settings = get_settings()
+    partitions = Partitions.starting(settings.start_date)
+    connection = {
+        "database": str(settings.duckdb_path),
+        "connection_config": settings.duckdb_connection_config,
+        "start_date": settings.start_date.isoformat(),
+    }
+    return dg.Definitions(
+        assets=[
+            *build_capture_assets(partitions),
+            *build_history_assets(partitions),
+            *build_pageview_assets(partitions),
+        ],
+        jobs=build_jobs(),
+        # Every step is one SQL statement in the warehouse; a process per step only adds start-up.
+        executor=dg.in_process_executor,
+        resources={
+            WAREHOUSE_IO: WarehouseIOManager(**connection),
+            "warehouse": Warehouse(**connection),
+        },
+    )

@@ -1,0 +1,127 @@
+"""Starts Dagster runs from the command line the way the UI would, so the UI can re-execute them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterInstance
+from dagster._core.execution.api import execute_run
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.remote_representation.code_location import InProcessCodeLocation
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._utils.hosted_user_process import recon_job_from_origin
+
+from pageview_platform.settings import REPO_ROOT
+
+# The same names as workspace.yaml, so runs started here are the UI's runs too.
+CODE_LOCATION = "pageview_platform"
+DEFINITIONS_MODULE = "pageview_platform.definitions"
+
+
+# The events stay in the instance and the UI; the terminal gets the ingest's summary.
+_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+class RunFailed(RuntimeError):
+    """A Dagster run ended in failure; the message says which step and why."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What an ingest reports about one run it started."""
+
+    job_name: str
+    partitions: str
+    run_id: str
+
+
+def ensure_dagster_home(dagster_home: Path) -> None:
+    """Creates the instance folder with the platform's dagster.yaml on first use."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(Path(__file__).with_name("dagster.yaml"), config)
+
+
+class RunLauncher:
+    """Runs jobs of the code location in this process and records them in the Dagster instance."""
+
+    def __init__(self, instance: DagsterInstance, location: InProcessCodeLocation) -> None:
+        self._instance = instance
+        self._location = location
+        self._repository = location.get_repositories()[next(iter(location.get_repositories()))]
+
+    def run(self, job_name: str, first: str, last: str | None = None) -> RunOutcome:
+        """Runs JOB_NAME for partition FIRST, or the range FIRST..LAST in one run."""
+        tags: Mapping[str, str]
+        if last is None or last == first:
+            tags, partitions = {PARTITION_NAME_TAG: first}, first
+        else:
+            tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+            partitions = f"{first}...{last}"
+        remote_job = self._repository.get_full_job(job_name)
+        plan = self._location.get_execution_plan(
+            remote_job,
+            _RUN_CONFIG,
+            step_keys_to_execute=None,
+            known_state=None,
+            instance=self._instance,
+        )
+        dagster_run = self._instance.create_run(
+            job_name=job_name,
+            run_id=None,
+            run_config=_RUN_CONFIG,
+            resolved_op_selection=None,
+            step_keys_to_execute=None,
+            op_selection=None,
+            status=None,
+            root_run_id=None,
+            parent_run_id=None,
+            tags={**remote_job.tags, **tags},
+            job_snapshot=remote_job.job_snapshot,
+            execution_plan_snapshot=plan.execution_plan_snapshot,
+            parent_job_snapshot=remote_job.parent_job_snapshot,
+            remote_job_origin=remote_job.get_remote_origin(),
+            job_code_origin=remote_job.get_python_origin(),
+            asset_selection=None,
+            asset_check_selection=None,
+            asset_graph=self._repository.asset_graph,
+        )
+        recon_job = recon_job_from_origin(remote_job.get_python_origin())
+        result = execute_run(recon_job, dagster_run, self._instance)
+        if not result.success:
+            raise RunFailed(f"{job_name} [{partitions}] failed: {_first_failure(result)}")
+        return RunOutcome(job_name, partitions, dagster_run.run_id)
+
+
+def _first_failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            cause = error.cause or error
+            message = (cause.message or error.message).strip().splitlines()
+            return f"step {event.step_key}: {message[-1] if message else 'unknown error'}"
+    return "see the run in the Dagster UI"
+
+
+@contextmanager
+def run_launcher(dagster_home: Path) -> Iterator[RunLauncher]:
+    """A launcher on the instance at DAGSTER_HOME, with the code location loaded in-process."""
+    ensure_dagster_home(dagster_home)
+    origin = InProcessCodeLocationOrigin(
+        loadable_target_origin=LoadableTargetOrigin(
+            module_name=DEFINITIONS_MODULE, working_directory=str(REPO_ROOT)
+        ),
+        location_name=CODE_LOCATION,
+    )
+    with DagsterInstance.get() as instance, InProcessCodeLocation(origin, instance) as location:
+        yield RunLauncher(instance, location)

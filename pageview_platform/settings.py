@@ -1,0 +1,56 @@
+"""The platform's settings, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the platform cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the warehouse lives and which dates the partitions cover."""
+
+    duckdb_path: Path
+    start_date: date
+    dagster_home: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @property
+    def duckdb_connection_config(self) -> dict[str, object]:
+        return {"memory_limit": self.duckdb_memory_limit, "threads": self.duckdb_threads}
+
+
+def _parse_date(name: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise SettingsError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from err
+
+
+def _parse_positive_int(name: str, value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def get_settings() -> Settings:
+    """Reads the settings afresh, so tests can point the platform at a scratch warehouse."""
+    env = os.environ
+    return Settings(
+        duckdb_path=Path(env.get("PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")),
+        start_date=_parse_date("PAGEVIEW_START_DATE", env.get("PAGEVIEW_START_DATE", "2024-01-01")),
+        dagster_home=Path(env.get("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))),
+        duckdb_memory_limit=env.get("PAGEVIEW_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_threads=_parse_positive_int(
+            "PAGEVIEW_DUCKDB_THREADS", env.get("PAGEVIEW_DUCKDB_THREADS", str(os.cpu_count() or 2))
+        ),
+    )

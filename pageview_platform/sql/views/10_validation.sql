@@ -1,0 +1,53 @@
+-- The validation rules, written once: quarantine keeps the rows with a reject_reason,
+-- everything downstream reads the rows without one.
+CREATE OR REPLACE VIEW core.users_extract_checked AS
+WITH normalised AS (
+    SELECT
+        snapshot_date,
+        id,
+        postcode,
+        upper(trim(regexp_replace(postcode, '[ \t\n\r\f\x0B]+', ' ', 'g'))) AS postcode_normalised
+    FROM raw.users_extract
+),
+classified AS (
+    SELECT
+        *,
+        CASE
+            WHEN id IS NULL THEN 'missing_id'
+            WHEN postcode IS NULL THEN 'missing_postcode'
+            WHEN postcode_normalised = '' THEN 'blank_postcode'
+        END AS invalid_reason
+    FROM normalised
+)
+SELECT
+    snapshot_date,
+    id,
+    postcode,
+    postcode_normalised,
+    coalesce(
+        invalid_reason,
+        CASE
+            WHEN min(CASE WHEN invalid_reason IS NULL THEN postcode_normalised END) OVER per_user
+                <> max(CASE WHEN invalid_reason IS NULL THEN postcode_normalised END) OVER per_user
+            THEN 'conflicting_postcodes'
+        END
+    ) AS reject_reason
+FROM classified
+WINDOW per_user AS (PARTITION BY snapshot_date, id);
+
+CREATE OR REPLACE VIEW core.pageviews_extract_checked AS
+SELECT
+    r.load_hour,
+    r.user_id,
+    r.url,
+    r.pageview_datetime,
+    CASE
+        WHEN r.user_id IS NULL THEN 'missing_user_id'
+        WHEN r.url IS NULL THEN 'missing_url'
+        WHEN regexp_replace(r.url, '[ \t\n\r\f\x0B]+', '', 'g') = '' THEN 'blank_url'
+        WHEN r.pageview_datetime IS NULL THEN 'missing_pageview_datetime'
+        WHEN r.pageview_datetime < s.start_date THEN 'before_start_date'
+        WHEN r.pageview_datetime >= r.load_hour + INTERVAL 2 HOUR THEN 'after_load_window'
+    END AS reject_reason
+FROM raw.pageviews_extract AS r
+CROSS JOIN core.platform_settings AS s;

@@ -1,0 +1,202 @@
+"""DuckDB as the warehouse: connections, schema deployment and a transactional I/O manager."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import duckdb
+from dagster import ConfigurableResource, InputContext, OutputContext, TableColumn, TableSchema
+from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
+from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+from pydantic import Field
+
+from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_statements
+
+_PARAMETER = re.compile(r"\$([a-z_]+)\b")
+_deployed: set[str] = set()
+_deploy_lock = Lock()
+
+
+def connect(
+    database: str | Path, config: Mapping[str, object], start_date: date
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file, with its schema deployed once per process."""
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path), config=dict(config))
+    key = str(path.resolve())
+    with _deploy_lock:
+        if key not in _deployed:
+            deploy_schema(connection, start_date)
+            _deployed.add(key)
+    return connection
+
+
+def deploy_schema(connection: duckdb.DuckDBPyConnection, start_date: date) -> None:
+    """Creates whatever is missing (schemas, tables, views) and records the start date."""
+    for folder in ("schema", "views"):
+        for script in sorted((SQL_ROOT / folder).iterdir(), key=lambda f: f.name):
+            for statement in split_statements(script.read_text(encoding="utf-8")):
+                connection.execute(statement)
+    connection.execute("BEGIN TRANSACTION")
+    connection.execute("DELETE FROM core.platform_settings")
+    connection.execute(
+        "INSERT INTO core.platform_settings VALUES ($start_date)",
+        {"start_date": datetime.combine(start_date, time())},
+    )
+    connection.execute("COMMIT")
+
+
+def execute(connection: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]):
+    """Runs SQL with the named parameters it uses bound (DuckDB rejects unused ones)."""
+    used = {name: params[name] for name in _PARAMETER.findall(sql) if name in params}
+    return connection.execute(sql, used)
+
+
+def _qualified(table_slice: TableSlice) -> str:
+    return f"{table_slice.schema}.{table_slice.table}"
+
+
+class TransactionalDuckDbClient(DuckDbClient):
+    """Makes the partition delete and the insert one transaction, so a failed write changes nothing.
+
+    The stock client also swallows catalog errors on delete, which would hide a wrong
+    partition_expr; here the tables are deployed up front, so every error surfaces.
+    """
+
+    @staticmethod
+    def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
+        connection.execute(
+            DuckDbClient.get_select_statement(table_slice).replace(
+                "SELECT * FROM", "DELETE FROM", 1
+            )
+        )
+
+    @staticmethod
+    def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection) -> None:
+        """Schemas come from the deployed DDL, never from an asset key."""
+
+    @staticmethod
+    @contextmanager
+    def connect(context, _table_slice) -> Iterator[duckdb.DuckDBPyConnection]:
+        config = context.resource_config
+        connection = connect(
+            config["database"],
+            config["connection_config"],
+            date.fromisoformat(config["start_date"]),
+        )
+        try:
+            connection.execute("BEGIN TRANSACTION")
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
+
+
+def _slice_row_count(connection, table_slice: TableSlice) -> int:
+    select = DuckDbClient.get_select_statement(table_slice)
+    return connection.execute(
+        select.replace("SELECT * FROM", "SELECT count(*) FROM", 1)
+    ).fetchone()[0]
+
+
+class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
+    """Writes a SqlRelation with INSERT ... SELECT inside DuckDB, by column name."""
+
+    def handle_output(
+        self, context: OutputContext, table_slice: TableSlice, obj: SqlRelation, connection
+    ) -> Mapping[str, Any]:
+        table = _qualified(table_slice)
+        inserted = execute(
+            connection, f"INSERT INTO {table} BY NAME {obj.sql}", obj.params
+        ).fetchone()[0]
+        if table_slice.partition_dimensions:
+            in_slice = _slice_row_count(connection, table_slice)
+            if in_slice != inserted:
+                raise ValueError(
+                    f"{table}: wrote {inserted} rows but the partition holds {in_slice}; the SQL"
+                    " writes outside its partition or partition_expr is wrong"
+                )
+        for statement in obj.after:
+            execute(connection, statement, obj.params)
+        columns = connection.execute(f"DESCRIBE {table}").fetchall()
+        counts = (
+            TableMetadataSet(partition_row_count=inserted)
+            if context.has_partition_key or context.has_asset_partitions
+            else TableMetadataSet(row_count=inserted)
+        )
+        return {
+            **counts,
+            "rows_written": inserted,
+            "dagster/column_schema": TableSchema(
+                columns=[TableColumn(name=c[0], type=c[1]) for c in columns]
+            ),
+        }
+
+    def load_input(self, context: InputContext, table_slice: TableSlice, connection) -> SqlRelation:
+        return SqlRelation(DuckDbClient.get_select_statement(table_slice))
+
+    @property
+    def supported_types(self) -> Sequence[type]:
+        return [SqlRelation]
+
+
+class ByNamePandasTypeHandler(DuckDBPandasTypeHandler):
+    """The stock pandas handler, but inserting by column name and writing empty frames too."""
+
+    def handle_output(self, context: OutputContext, table_slice: TableSlice, obj, connection):
+        connection.register("_pageview_frame", obj)
+        try:
+            connection.execute(
+                f"INSERT INTO {_qualified(table_slice)} BY NAME SELECT * FROM _pageview_frame"
+            )
+        finally:
+            connection.unregister("_pageview_frame")
+        return dict(TableMetadataSet(row_count=len(obj)))
+
+
+class WarehouseIOManager(DuckDBIOManager):
+    """Persists assets in the DuckDB warehouse; partition replace is one transaction."""
+
+    start_date: str = Field(description="First partition date; pageviews before it are rejected.")
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler]:
+        return [SqlRelationTypeHandler(), ByNamePandasTypeHandler()]
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(
+            db_client=TransactionalDuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=SqlRelation,
+            io_manager_name="WarehouseIOManager",
+        )
+
+
+class Warehouse(ConfigurableResource):
+    """A connection to the warehouse for reads that steer a run (never for writing assets)."""
+
+    database: str = Field(description="Path to the DuckDB warehouse file.")
+    connection_config: dict[str, Any] = Field(default={}, description="DuckDB settings.")
+    start_date: str = Field(description="First partition date, YYYY-MM-DD.")
+
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(self.database, self.connection_config, date.fromisoformat(self.start_date))
+        try:
+            yield con
+        finally:
+            con.close()
