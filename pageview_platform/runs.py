@@ -28,7 +28,7 @@ DEFINITIONS_MODULE = "pageview_platform.definitions"
 
 
 # The events stay in the instance and the UI; the terminal gets the ingest's summary.
-_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 class RunFailed(RuntimeError):
@@ -104,12 +104,14 @@ class RunLauncher:
 
 
 def _first_failure(result) -> str:
+    """The root cause of the first failed step, in one line."""
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            cause = error.cause or error
-            message = (cause.message or error.message).strip().splitlines()
-            return f"step {event.step_key}: {message[-1] if message else 'unknown error'}"
+            while error.cause is not None:
+                error = error.cause
+            lines = [line.strip() for line in error.message.splitlines() if line.strip()]
+            return f"step {event.step_key}: {lines[0] if lines else error.cls_name}"
     return "see the run in the Dagster UI"
 
 

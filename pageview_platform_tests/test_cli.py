@@ -1,0 +1,81 @@
+"""The command line contract: exit codes, one-line errors, runs the UI can re-execute."""
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+
+from pageview_platform import cli
+from pageview_platform.runs import CODE_LOCATION
+from pageview_platform_tests.harness import Platform
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ingest-users", "--date", "2024-13-01"],
+        ["ingest-users", "--date", "2023-12-31"],
+        ["ingest-users", "--date", "2024-01-01; DROP TABLE raw.users_extract"],
+        ["ingest-pageviews", "--hour", "2024-01-01T25"],
+        ["ingest-pageviews", "--hour", "2024-01-01 10"],
+        ["ingest-pageviews", "--hour", "2999-01-01T00"],
+    ],
+)
+def test_invalid_partition_argument_exits_2_with_one_line(
+    platform: Platform, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pageview-platform: ") and "\n" not in err
+    assert not platform.warehouse.exists()
+
+
+def test_ingest_prints_what_it_did(platform: Platform, capsys: pytest.CaptureFixture[str]) -> None:
+    platform.land_users([(1, "AB1 2CD"), (None, "AB1 2CD")])
+    platform.ingest_users("2024-01-01")
+    out = capsys.readouterr().out
+    assert "users snapshot 2024-01-01: captured 2 rows, quarantined 1" in out
+    assert "capture_users_snapshot [2024-01-01] ok" in out
+
+
+def test_ingest_runs_are_recorded_with_the_code_location_the_ui_loads(platform: Platform) -> None:
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 0, 5))])
+    platform.ingest_pageviews("2024-01-01T00")
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert {run.job_name for run in runs} == {"capture_pageviews_load", "attribute_pageviews"}
+    for run in runs:
+        assert run.status == DagsterRunStatus.SUCCESS
+        assert run.remote_job_origin is not None
+        assert run.remote_job_origin.location_name == CODE_LOCATION
+    workspace = (REPO / "workspace.yaml").read_text()
+    assert f"location_name: {CODE_LOCATION}" in workspace
+
+
+def test_failed_run_exits_1_with_the_reason(
+    platform: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform.land_users([(1, "AB1 2CD")])
+    with platform._connect() as con:
+        con.execute("DROP TABLE landing.users_extract")
+        con.execute("CREATE TABLE landing.users_extract (user_id BIGINT, postcode VARCHAR)")
+    assert platform.ingest_users("2024-01-01", expect_ok=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pageview-platform: capture_users_snapshot [2024-01-01] failed")
+    assert "\n" not in err
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pageview_platform", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert "ingest-pageviews" in result.stdout
