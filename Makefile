@@ -1,0 +1,37 @@
+# The README's commands. Each target installs what it needs into .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: demo test ui lint validate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## simulate a few days, ingest every load, print both answers
+	$(BIN)/pageview-platform demo
+
+# Dagster's SQLite event log syncs every event to disk; a RAM-backed scratch folder keeps the
+# hundreds of runs the suite starts fast. Nothing in it outlives the run.
+TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
+
+test: $(STAMP) lint validate  ## the whole suite, as CI runs it
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pageview_platform pageview_platform_tests
+	$(BIN)/ruff format --check pageview_platform pageview_platform_tests
+
+validate: $(STAMP)  ## the code location loads, as the UI will load it
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+ui: $(STAMP)  ## the Dagster UI on the same instance as the CLI runs
+	$(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) data .dagster_home
