@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import DagsterInstance
+from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.api import execute_run
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.remote_representation.code_location import InProcessCodeLocation
@@ -119,6 +120,10 @@ def _first_failure(result) -> str:
 def run_launcher(dagster_home: Path) -> Iterator[RunLauncher]:
     """A launcher on the instance at DAGSTER_HOME, with the code location loaded in-process."""
     ensure_dagster_home(dagster_home)
+    # Dagster keeps the last job definition it reconstructed; a launcher must run the
+    # definitions of the environment it was opened in (another warehouse file, another start).
+    ReconstructableJob.get_definition.cache_clear()
+    ReconstructableJob.get_repository_definition.cache_clear()
     origin = InProcessCodeLocationOrigin(
         loadable_target_origin=LoadableTargetOrigin(
             module_name=DEFINITIONS_MODULE, working_directory=str(REPO_ROOT)

@@ -10,7 +10,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 
 from pageview_platform import cli
 from pageview_platform.runs import CODE_LOCATION
-from pageview_platform_tests.harness import Platform
+from pageview_platform_tests.harness import Platform, platform_at
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,3 +79,16 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     )
     assert result.returncode == 0
     assert "ingest-pageviews" in result.stdout
+
+
+def test_each_ingest_writes_the_warehouse_its_environment_names(tmp_path: Path) -> None:
+    with platform_at(tmp_path / "first") as first:
+        first.land_users([(1, "first")])
+        with first._connect() as con:
+            con.execute("ALTER TABLE landing.users_extract RENAME COLUMN id TO user_id")
+        assert first.ingest_users("2024-01-01", expect_ok=False) == 1
+    # The same job again, in the same process, for another warehouse file.
+    with platform_at(tmp_path / "second") as second:
+        second.land_users([(1, "second")])
+        second.ingest_users("2024-01-01")
+        assert second.query("SELECT postcode FROM raw.users_extract") == [("second",)]

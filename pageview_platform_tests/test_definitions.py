@@ -1,5 +1,6 @@
 """The code location loads as the UI loads it, and every asset says what it is for."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,11 +45,12 @@ def test_fact_reads_the_history_and_the_loads() -> None:
     }
 
 
-def test_dagster_definitions_validate_passes_on_the_workspace() -> None:
+def test_dagster_definitions_validate_passes_on_the_workspace(tmp_path: Path) -> None:
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,
