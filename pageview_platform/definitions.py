@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pageview_platform.assets.capture import WAREHOUSE_IO, build_capture_assets
+from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
 from pageview_platform.assets.partitions import Partitions
+from pageview_platform.assets.sql_asset import WAREHOUSE_IO
 from pageview_platform.jobs import build_jobs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager

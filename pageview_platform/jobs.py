@@ -5,7 +5,12 @@ from __future__ import annotations
 from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
+from pageview_platform.assets.capture import (
+    PAGEVIEWS_QUARANTINE,
+    RAW_PAGEVIEWS_EXTRACT,
+    RAW_USERS_EXTRACT,
+    USERS_QUARANTINE,
+)
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 
@@ -20,7 +25,7 @@ def build_jobs() -> list[UnresolvedAssetJobDefinition]:
     return [
         define_asset_job(
             CAPTURE_USERS_SNAPSHOT,
-            selection=AssetSelection.assets(RAW_USERS_EXTRACT, ["core", "users_quarantine"]),
+            selection=AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE),
             description="Capture the landing users snapshot and quarantine its bad rows.",
         ),
         define_asset_job(
@@ -30,9 +35,7 @@ def build_jobs() -> list[UnresolvedAssetJobDefinition]:
         ),
         define_asset_job(
             CAPTURE_PAGEVIEWS_LOAD,
-            selection=AssetSelection.assets(
-                RAW_PAGEVIEWS_EXTRACT, ["core", "pageviews_quarantine"]
-            ),
+            selection=AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE),
             description="Capture the landing pageviews load and quarantine its bad rows.",
         ),
         define_asset_job(

@@ -9,8 +9,9 @@ from dagster import (
     asset,
 )
 
-from pageview_platform.assets.capture import KINDS, RAW_USERS_EXTRACT, WAREHOUSE_IO
+from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
 from pageview_platform.warehouse.duckdb import Warehouse
 from pageview_platform.warehouse.sql import SqlRelation
 

@@ -1,0 +1,51 @@
+"""Assets whose body is one SQL file evaluated by the warehouse over the run's partitions."""
+
+from collections.abc import Callable, Sequence
+
+from dagster import (
+    AssetDep,
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    PartitionsDefinition,
+    asset,
+)
+
+from pageview_platform.assets.partitions import window
+from pageview_platform.warehouse.sql import SqlRelation
+
+WAREHOUSE_IO = "warehouse_io_manager"
+KINDS = {"duckdb", "sql"}
+# A range of partitions is one SQL statement over the whole window, so one run.
+ONE_RUN_PER_RANGE = BackfillPolicy.single_run()
+
+
+def sql_asset(
+    *,
+    key: Sequence[str],
+    description: str,
+    sql: str,
+    partitions_def: PartitionsDefinition,
+    partition_expr: str,
+    group_name: str,
+    deps: Sequence[AssetDep | Sequence[str]] = (),
+    params: Callable[[AssetExecutionContext], dict[str, object]] = window,
+    backfill_policy: BackfillPolicy | None = ONE_RUN_PER_RANGE,
+) -> AssetsDefinition:
+    """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql)."""
+
+    @asset(
+        key=list(key),
+        description=description,
+        deps=list(deps),
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
+        metadata={"partition_expr": partition_expr},
+        io_manager_key=WAREHOUSE_IO,
+        kinds=KINDS,
+        group_name=group_name,
+    )
+    def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
+        return SqlRelation.from_file(sql, params(context))
+
+    return _sql_asset
