@@ -10,6 +10,7 @@ from dagster import (
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
 )
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from pageview_platform.warehouse.sql import window_params
 
@@ -46,6 +47,11 @@ def single_partition_window(context: AssetExecutionContext) -> dict[str, object]
     A capture copies whatever the landing table holds now; run over a range it would stamp
     one load onto every partition of the range and destroy the copies already taken.
     """
+    if BACKFILL_ID_TAG in context.run.tags:
+        raise ValueError(
+            f"{context.asset_key.to_user_string()} cannot be backfilled: the landing table holds"
+            " only the current load; rebuild downstream assets from the captured copies instead"
+        )
     keys = context.partition_keys
     if len(keys) != 1:
         raise ValueError(
