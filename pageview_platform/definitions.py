@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pageview_platform.alerts import build_alert_sensors
 from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
 from pageview_platform.assets.partitions import Partitions
 from pageview_platform.assets.sql_asset import WAREHOUSE_IO
+from pageview_platform.checks import build_asset_checks
 from pageview_platform.jobs import build_jobs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager
@@ -30,6 +32,8 @@ def defs() -> dg.Definitions:
             *build_history_assets(partitions),
             *build_pageview_assets(partitions),
         ],
+        asset_checks=build_asset_checks(partitions),
+        sensors=build_alert_sensors(),
         jobs=build_jobs(),
         # Every step is one SQL statement in the warehouse; a process per step only adds start-up.
         executor=dg.in_process_executor,

@@ -4,3 +4,5 @@ CREATE SCHEMA IF NOT EXISTS raw;
 CREATE SCHEMA IF NOT EXISTS core;
 CREATE SCHEMA IF NOT EXISTS agg;
 CREATE SCHEMA IF NOT EXISTS bi;
+-- The platform's own bookkeeping: alerts raised, loads captured.
+CREATE SCHEMA IF NOT EXISTS ops;
