@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+
+import duckdb
 
 from pageview_platform.jobs import (
     ATTRIBUTE_PAGEVIEWS,
@@ -79,12 +82,6 @@ class IngestReport:
     runs: list[RunOutcome] = field(default_factory=list)
 
 
-_VALID_HOURS_OF_LOAD = """
-SELECT DISTINCT date_trunc('hour', pageview_datetime)
-FROM core.pageviews_extract_checked
-WHERE load_hour = $load_hour AND reject_reason IS NULL
-"""
-
 _HOURS_AFFECTED_BY_NEW_SNAPSHOT = """
 SELECT DISTINCT pageview_hour FROM core.pageview_fact WHERE pageview_hour >= $day
 UNION
@@ -94,6 +91,41 @@ JOIN core.user_postcode_history AS h ON h.user_id = f.user_id AND h.valid_from =
 """
 
 
+def history_days_after_capture(con: duckdb.DuckDBPyConnection, day: date) -> tuple[date, date]:
+    """The history range a captured snapshot invalidates: its day through the latest snapshot."""
+    [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
+    return day, max(latest.date(), day) if latest else day
+
+
+def hours_after_history(con: duckdb.DuckDBPyConnection, day: date) -> list[datetime]:
+    """The pageview hours whose postcodes a snapshot of DAY can have changed."""
+    snapshot = datetime.combine(day, time())
+    [(captures, latest)] = execute(
+        con,
+        "SELECT (SELECT count(*) FROM ops.users_snapshot_captures WHERE snapshot_date = $day),"
+        " (SELECT max(snapshot_date) FROM raw.users_extract)",
+        {"day": snapshot},
+    ).fetchall()
+    if captures > 1 or (latest is not None and latest > snapshot):
+        # A replaced or back-dated snapshot can move any view's postcode: rebuild them all.
+        rows = con.execute("SELECT DISTINCT pageview_hour FROM core.pageview_fact").fetchall()
+    else:
+        rows = execute(con, _HOURS_AFFECTED_BY_NEW_SNAPSHOT, {"day": snapshot}).fetchall()
+    return [hour for (hour,) in rows]
+
+
+def hours_after_pageviews_capture(
+    con: duckdb.DuckDBPyConnection, load_hour: datetime
+) -> list[datetime]:
+    """Every hour any capture of the load touched: a replaced load may have left some of them."""
+    rows = execute(
+        con,
+        "SELECT DISTINCT pageview_hour FROM ops.pageview_load_hours WHERE load_hour = $load_hour",
+        {"load_hour": load_hour},
+    ).fetchall()
+    return [hour for (hour,) in rows]
+
+
 class Ingest:
     """Runs the Dagster jobs that take one landing load through the graph."""
 
@@ -101,54 +133,42 @@ class Ingest:
         self._settings = settings
         self._launcher = launcher
 
-    def _query(self, sql: str, params: dict[str, object]) -> list[tuple]:
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         settings = self._settings
-        with connect(
-            settings.duckdb_path, settings.duckdb_connection_config, settings.start_date
-        ) as con:
-            return execute(con, sql, params).fetchall()
+        con = connect(settings.duckdb_path, settings.duckdb_connection_config, settings.start_date)
+        try:
+            yield con
+        finally:
+            con.close()
 
     def users(self, day: date) -> IngestReport:
         """Captures the landing users snapshot as DAY's, then re-attributes what it changes."""
-        snapshot = datetime.combine(day, time())
-        [(already_captured, latest)] = self._query(
-            "SELECT count(*) FILTER (snapshot_date = $day) > 0, max(snapshot_date)"
-            " FROM raw.users_extract",
-            {"day": snapshot},
-        )
         report = IngestReport(load=f"users snapshot {day}")
         report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
-        last_day = max(latest.date(), day) if latest else day
+        with self._connection() as con:
+            first, last = history_days_after_capture(con, day)
         report.runs.append(
-            self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last_day))
+            self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(first), day_key(last))
         )
-        if already_captured or last_day > day:
-            # A replaced or back-dated snapshot can move any view's postcode: rebuild them all.
-            hours = self._query("SELECT DISTINCT pageview_hour FROM core.pageview_fact", {})
-        else:
-            hours = self._query(_HOURS_AFFECTED_BY_NEW_SNAPSHOT, {"day": snapshot})
-        report.runs.extend(self._attribute(hour for (hour,) in hours))
-        [(report.captured_rows, report.quarantined_rows)] = self._query(
-            "SELECT (SELECT count(*) FROM raw.users_extract WHERE snapshot_date = $day),"
-            " (SELECT count(*) FROM core.users_quarantine WHERE snapshot_date = $day)",
-            {"day": snapshot},
-        )
+        with self._connection() as con:
+            hours = hours_after_history(con, day)
+            report.captured_rows, report.quarantined_rows = _load_counts(
+                con, "users_extract", "users_quarantine", "snapshot_date", snapshot_start(day)
+            )
+        report.runs.extend(self._attribute(hours))
         return report
 
     def pageviews(self, hour: datetime) -> IngestReport:
         """Captures the landing pageviews load as HOUR's, then rebuilds every hour it touched."""
-        params = {"load_hour": hour}
-        before = self._query(_VALID_HOURS_OF_LOAD, params)
         report = IngestReport(load=f"pageviews load {hour:%Y-%m-%dT%H}")
         report.runs.append(self._launcher.run(CAPTURE_PAGEVIEWS_LOAD, hour_key(hour)))
-        after = self._query(_VALID_HOURS_OF_LOAD, params)
-        # Hours the previous capture of this load touched lose its rows when it is replaced.
-        report.runs.extend(self._attribute(h for (h,) in [*before, *after]))
-        [(report.captured_rows, report.quarantined_rows)] = self._query(
-            "SELECT (SELECT count(*) FROM raw.pageviews_extract WHERE load_hour = $load_hour),"
-            " (SELECT count(*) FROM core.pageviews_quarantine WHERE load_hour = $load_hour)",
-            params,
-        )
+        with self._connection() as con:
+            hours = hours_after_pageviews_capture(con, hour)
+            report.captured_rows, report.quarantined_rows = _load_counts(
+                con, "pageviews_extract", "pageviews_quarantine", "load_hour", hour
+            )
+        report.runs.extend(self._attribute(hours))
         return report
 
     def _attribute(self, hours: Iterable[datetime]) -> list[RunOutcome]:
@@ -156,3 +176,20 @@ class Ingest:
             self._launcher.run(ATTRIBUTE_PAGEVIEWS, hour_key(first), hour_key(last))
             for first, last in hour_blocks(hours)
         ]
+
+
+def snapshot_start(day: date) -> datetime:
+    return datetime.combine(day, time())
+
+
+def _load_counts(
+    con: duckdb.DuckDBPyConnection, raw: str, quarantine: str, key_column: str, key: datetime
+) -> tuple[int, int]:
+    """Captured and quarantined rows of one load (table names from this module only)."""
+    [(captured, quarantined)] = execute(
+        con,
+        f"SELECT (SELECT count(*) FROM raw.{raw} WHERE {key_column} = $key),"
+        f" (SELECT count(*) FROM core.{quarantine} WHERE {key_column} = $key)",
+        {"key": key},
+    ).fetchall()
+    return captured, quarantined

@@ -2,7 +2,7 @@
 
 from dagster import AssetsDefinition
 
-from pageview_platform.assets.partitions import Partitions, single_partition_window
+from pageview_platform.assets.partitions import Partitions, capture_window
 from pageview_platform.assets.sql_asset import sql_asset
 
 RAW_USERS_EXTRACT = ["raw", "users_extract"]
@@ -19,10 +19,11 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             description="Verbatim copy of each day's users snapshot, taken before the next"
             " reload truncates it.",
             sql="transform/capture_users_extract.sql",
+            after=("transform/log_users_snapshot_capture.sql",),
             partitions_def=partitions.daily,
             partition_expr="snapshot_date",
             group_name="capture",
-            params=single_partition_window,
+            params=capture_window,
             backfill_policy=None,
         ),
         sql_asset(
@@ -30,10 +31,11 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             description="Verbatim copy of each hourly pageviews load, keyed by its hour; every"
             " rebuild starts here.",
             sql="transform/capture_pageviews_extract.sql",
+            after=("transform/log_pageview_load_hours.sql",),
             partitions_def=partitions.hourly,
             partition_expr="load_hour",
             group_name="capture",
-            params=single_partition_window,
+            params=capture_window,
             backfill_policy=None,
         ),
         sql_asset(

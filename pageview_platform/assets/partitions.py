@@ -41,8 +41,8 @@ def window(context: AssetExecutionContext) -> dict[str, object]:
     return window_params(context.partition_time_window)
 
 
-def single_partition_window(context: AssetExecutionContext) -> dict[str, object]:
-    """The window of a run that targets exactly one partition.
+def capture_window(context: AssetExecutionContext) -> dict[str, object]:
+    """The window of a capture run, which must target exactly one partition.
 
     A capture copies whatever the landing table holds now; run over a range it would stamp
     one load onto every partition of the range and destroy the copies already taken.

@@ -29,10 +29,14 @@ def sql_asset(
     partition_expr: str,
     group_name: str,
     deps: Sequence[AssetDep | Sequence[str]] = (),
+    after: Sequence[str] = (),
     params: Callable[[AssetExecutionContext], dict[str, object]] = window,
     backfill_policy: BackfillPolicy | None = ONE_RUN_PER_RANGE,
 ) -> AssetsDefinition:
-    """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql)."""
+    """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql).
+
+    `after` names SQL files run in the same transaction once the rows are written.
+    """
 
     @asset(
         key=list(key),
@@ -46,6 +50,6 @@ def sql_asset(
         group_name=group_name,
     )
     def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
-        return SqlRelation.from_file(sql, params(context))
+        return SqlRelation.from_file(sql, params(context), tuple(after))
 
     return _sql_asset

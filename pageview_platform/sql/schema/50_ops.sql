@@ -6,16 +6,16 @@ CREATE TABLE IF NOT EXISTS ops.alerts (
     message VARCHAR NOT NULL,
     run_id VARCHAR
 );
--- One row per capture of a load and pageview hour it touched, appended in the capture's own
--- transaction: the hours any capture of a load ever touched are the hours to rebuild.
+-- Every pageview hour any capture of a load touched, kept in the capture's own transaction:
+-- when a load is replaced, the hours it used to touch must be rebuilt too.
 CREATE TABLE IF NOT EXISTS ops.pageview_load_hours (
     load_hour TIMESTAMP NOT NULL,
-    pageview_hour TIMESTAMP NOT NULL,
-    captured_at TIMESTAMP NOT NULL
+    pageview_hour TIMESTAMP NOT NULL
 );
--- One row per capture of a users snapshot: a date captured twice was replaced.
+-- Every distinct content a users snapshot was captured with: two for one date means the
+-- snapshot was replaced, and any postcode may have moved.
 CREATE TABLE IF NOT EXISTS ops.users_snapshot_captures (
     snapshot_date TIMESTAMP NOT NULL,
     captured_rows BIGINT NOT NULL,
-    captured_at TIMESTAMP NOT NULL
+    content_hash VARCHAR NOT NULL
 );

@@ -1,0 +1,16 @@
+-- The snapshot's content, unless an earlier capture of the date had the very same.
+INSERT INTO ops.users_snapshot_captures
+SELECT snapshot_date, captured_rows, content_hash
+FROM (
+    SELECT
+        CAST($start AS TIMESTAMP) AS snapshot_date,
+        count(*) AS captured_rows,
+        CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR) AS content_hash
+    FROM raw.users_extract
+    WHERE snapshot_date = $start
+) AS captured
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM ops.users_snapshot_captures AS c
+    WHERE c.snapshot_date = captured.snapshot_date AND c.content_hash = captured.content_hash
+)
