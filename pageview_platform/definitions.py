@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pageview_platform.alerts import build_alert_sensors
+from pageview_platform.alerts import AlertSink, build_alert_sensors
 from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
@@ -40,5 +40,11 @@ def defs() -> dg.Definitions:
         resources={
             WAREHOUSE_IO: WarehouseIOManager(**connection),
             "warehouse": Warehouse(**connection),
+            "alerts": AlertSink(
+                **connection,
+                # Through EnvVar the token stays out of the resource config the UI shows.
+                slack_token=dg.EnvVar("PAGEVIEW_SLACK_TOKEN") if settings.slack_token else None,
+                slack_channel=settings.slack_channel,
+            ),
         },
     )

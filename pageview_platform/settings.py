@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,6 +24,9 @@ class Settings:
     dagster_home: Path
     duckdb_memory_limit: str
     duckdb_threads: int
+    max_snapshot_shrink: float
+    slack_token: str | None = None
+    slack_channel: str | None = None
 
     @property
     def duckdb_connection_config(self) -> dict[str, object]:
@@ -42,9 +46,31 @@ def _parse_positive_int(name: str, value: str) -> int:
     return int(value)
 
 
+def _parse_fraction(name: str, value: str) -> float:
+    problem = f"{name} must be a fraction at least 0 and below 1, got {value!r}"
+    try:
+        fraction = float(value)
+    except ValueError as err:
+        raise SettingsError(problem) from err
+    # The negated test also rejects NaN.
+    if not 0 <= fraction < 1:
+        raise SettingsError(problem)
+    return fraction
+
+
+def _slack(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    token = env.get("PAGEVIEW_SLACK_TOKEN") or None
+    channel = env.get("PAGEVIEW_SLACK_CHANNEL") or None
+    # Half a Slack configuration would quietly keep alerts out of Slack.
+    if (token is None) != (channel is None):
+        raise SettingsError("PAGEVIEW_SLACK_TOKEN and PAGEVIEW_SLACK_CHANNEL must be set together")
+    return token, channel
+
+
 def get_settings() -> Settings:
     """Reads the settings afresh, so tests can point the platform at a scratch warehouse."""
     env = os.environ
+    slack_token, slack_channel = _slack(env)
     return Settings(
         duckdb_path=Path(env.get("PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")),
         start_date=_parse_date("PAGEVIEW_START_DATE", env.get("PAGEVIEW_START_DATE", "2024-01-01")),
@@ -53,4 +79,9 @@ def get_settings() -> Settings:
         duckdb_threads=_parse_positive_int(
             "PAGEVIEW_DUCKDB_THREADS", env.get("PAGEVIEW_DUCKDB_THREADS", str(os.cpu_count() or 2))
         ),
+        max_snapshot_shrink=_parse_fraction(
+            "PAGEVIEW_MAX_SNAPSHOT_SHRINK", env.get("PAGEVIEW_MAX_SNAPSHOT_SHRINK", "0.10")
+        ),
+        slack_token=slack_token,
+        slack_channel=slack_channel,
     )
