@@ -10,6 +10,7 @@ from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
 from pageview_platform.assets.partitions import Partitions
 from pageview_platform.assets.sql_asset import WAREHOUSE_IO
+from pageview_platform.automation import build_automation
 from pageview_platform.checks import build_asset_checks
 from pageview_platform.jobs import build_jobs
 from pageview_platform.settings import get_settings
@@ -21,6 +22,7 @@ def defs() -> dg.Definitions:
     """Built on load, so the environment in force when the code location loads decides."""
     settings = get_settings()
     partitions = Partitions.starting(settings.start_date)
+    automation_sensors, schedules = build_automation()
     connection = {
         "database": str(settings.duckdb_path),
         "connection_config": settings.duckdb_connection_config,
@@ -33,7 +35,8 @@ def defs() -> dg.Definitions:
             *build_pageview_assets(partitions),
         ],
         asset_checks=build_asset_checks(partitions),
-        sensors=build_alert_sensors(),
+        sensors=[*build_alert_sensors(), *automation_sensors],
+        schedules=schedules,
         jobs=build_jobs(),
         # Every step is one SQL statement in the warehouse; a process per step only adds start-up.
         executor=dg.in_process_executor,

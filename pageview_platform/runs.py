@@ -28,6 +28,9 @@ CODE_LOCATION = "pageview_platform"
 DEFINITIONS_MODULE = "pageview_platform.definitions"
 
 
+# Sensors leave the follow-up of these runs to the CLI that started them.
+STARTED_BY_CLI_TAG = "pageview_platform/started_by_cli"
+
 # The events stay in the instance and the UI; the terminal gets the ingest's summary.
 _RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -87,7 +90,7 @@ class RunLauncher:
             status=None,
             root_run_id=None,
             parent_run_id=None,
-            tags={**remote_job.tags, **tags},
+            tags={**remote_job.tags, **tags, STARTED_BY_CLI_TAG: "true"},
             job_snapshot=remote_job.job_snapshot,
             execution_plan_snapshot=plan.execution_plan_snapshot,
             parent_job_snapshot=remote_job.parent_job_snapshot,

@@ -200,3 +200,15 @@ class Warehouse(ConfigurableResource):
             yield con
         finally:
             con.close()
+
+    @contextmanager
+    def read_only_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, for sensors that must not take the single writer's lock.
+
+        Raises duckdb.IOException while another process writes, or before the file exists.
+        """
+        con = duckdb.connect(self.database, read_only=True, config=dict(self.connection_config))
+        try:
+            yield con
+        finally:
+            con.close()

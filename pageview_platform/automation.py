@@ -1,0 +1,314 @@
+"""Sensors and a schedule that take every landing load through the graph with nobody typing.
+
+Landing sensors notice a new load by its fingerprint and start its capture, once per load
+(run key). When a capture or history run succeeds, the follow-up sensors plan the rebuild with
+the same functions the CLI uses and start it. Runs the CLI started are left to the CLI.
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+
+import duckdb
+from dagster import (
+    DagsterRunStatus,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunStatusSensorContext,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_status_sensor,
+    schedule,
+    sensor,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from pageview_platform.alerts import MISSED_LOAD, AlertSink
+from pageview_platform.ingest import (
+    HOUR,
+    day_key,
+    hour_blocks,
+    hour_key,
+    hours_after_history,
+    hours_after_pageviews_capture,
+)
+from pageview_platform.jobs import (
+    attribute_pageviews,
+    capture_pageviews_load,
+    capture_users_snapshot,
+    update_postcode_history,
+)
+from pageview_platform.runs import STARTED_BY_CLI_TAG
+from pageview_platform.settings import get_settings
+from pageview_platform.warehouse.duckdb import Warehouse
+
+CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
+CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
+AFTER_USERS_CAPTURE_SENSOR = "update_history_after_users_capture"
+AFTER_HISTORY_SENSOR = "attribute_pageviews_after_history"
+AFTER_PAGEVIEWS_CAPTURE_SENSOR = "attribute_pageviews_after_capture"
+CATCH_UP_SCHEDULE = "attribute_recent_hours"
+
+CATCH_UP_HOURS = 3
+
+_PAGEVIEWS_FINGERPRINT = """
+SELECT
+    count(*),
+    CAST(coalesce(sum(hash(user_id, url, pageview_datetime)), 0) AS VARCHAR),
+    (
+        SELECT date_trunc('hour', pageview_datetime)
+        FROM landing.pageviews_extract
+        WHERE pageview_datetime IS NOT NULL
+        GROUP BY 1
+        -- On a tie the earlier hour is the load's own; the later one is next-hour overlap.
+        ORDER BY count(*) DESC, 1
+        LIMIT 1
+    )
+FROM landing.pageviews_extract
+"""
+
+_USERS_FINGERPRINT = """
+SELECT count(*), CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR)
+FROM landing.users_extract
+"""
+
+
+def utcnow() -> datetime:
+    """The time now, in UTC without zone (a seam for tests)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def _landing(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection, or None while another process writes or before the first ingest."""
+    try:
+        with warehouse.read_only_connection() as con:
+            yield con
+    except (duckdb.IOException, duckdb.CatalogException):
+        yield None
+
+
+def _cursor(context: SensorEvaluationContext) -> dict[str, str]:
+    return json.loads(context.cursor) if context.cursor else {}
+
+
+@sensor(
+    name=CAPTURE_PAGEVIEWS_SENSOR,
+    job=capture_pageviews_load,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def capture_new_pageviews_load(
+    context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
+) -> SensorResult | SkipReason:
+    """Captures each new hourly pageviews load before the extract truncates it."""
+    with _landing(warehouse) as con:
+        if con is None:
+            return SkipReason("warehouse busy or not created yet")
+        rows, checksum, busiest_hour = con.execute(_PAGEVIEWS_FINGERPRINT).fetchone()
+    now = utcnow()
+    previous_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    # An empty load has no rows to date it: it is the previous hour's, by the extract's clock.
+    load_hour = busiest_hour or previous_hour
+    fingerprint = f"{rows}:{checksum}" if rows else f"empty:{hour_key(previous_hour)}"
+    cursor = _cursor(context)
+    if not cursor:
+        return SensorResult(
+            skip_reason="first tick: recorded the landing table as already seen",
+            cursor=json.dumps({"fingerprint": fingerprint, "load_hour": hour_key(load_hour)}),
+        )
+    if cursor["fingerprint"] == fingerprint:
+        return SkipReason("no new load")
+    last = datetime.strptime(cursor["load_hour"], "%Y-%m-%d-%H:%M")
+    if load_hour - last > HOUR:
+        missed = [hour_key(last + HOUR * n) for n in range(1, (load_hour - last) // HOUR)]
+        alerts.raise_alert(
+            MISSED_LOAD,
+            "landing.pageviews_extract",
+            f"loads {', '.join(missed)} were truncated before they were captured; their views"
+            " are missing unless the source re-extracts them",
+        )
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"pageviews:{hour_key(load_hour)}:{fingerprint}",
+                partition_key=hour_key(load_hour),
+            )
+        ],
+        cursor=json.dumps({"fingerprint": fingerprint, "load_hour": hour_key(load_hour)}),
+    )
+
+
+@sensor(
+    name=CAPTURE_USERS_SENSOR,
+    job=capture_users_snapshot,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def capture_new_users_snapshot(
+    context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
+) -> SensorResult | SkipReason:
+    """Captures each new daily users snapshot, dated by the midnight it was taken nearest to."""
+    with _landing(warehouse) as con:
+        if con is None:
+            return SkipReason("warehouse busy or not created yet")
+        rows, checksum = con.execute(_USERS_FINGERPRINT).fetchone()
+    snapshot_day = (utcnow() + timedelta(hours=12)).date()
+    fingerprint = f"{rows}:{checksum}"
+    cursor = _cursor(context)
+    new_cursor = json.dumps({"fingerprint": fingerprint, "day": day_key(snapshot_day)})
+    if not cursor:
+        return SensorResult(
+            skip_reason="first tick: recorded the landing table as already seen", cursor=new_cursor
+        )
+    if cursor["fingerprint"] == fingerprint:
+        return SkipReason("no new snapshot")
+    last = date.fromisoformat(cursor["day"])
+    if (snapshot_day - last).days > 1:
+        missed = [day_key(last + timedelta(days=n)) for n in range(1, (snapshot_day - last).days)]
+        alerts.raise_alert(
+            MISSED_LOAD,
+            "landing.users_extract",
+            f"snapshots {', '.join(missed)} were replaced before they were captured",
+        )
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"users:{day_key(snapshot_day)}:{fingerprint}",
+                partition_key=day_key(snapshot_day),
+            )
+        ],
+        cursor=new_cursor,
+    )
+
+
+def _first_partition(context: RunStatusSensorContext) -> str | None:
+    """The run's partition, or the start of its range; None for runs the CLI follows up."""
+    tags = context.dagster_run.tags
+    if tags.get(STARTED_BY_CLI_TAG):
+        return None
+    return tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_START_TAG)
+
+
+def _range_tags(first: str, last: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def _attribution_requests(parent_run_id: str, hours: list[datetime]) -> list[RunRequest]:
+    return [
+        RunRequest(
+            run_key=f"attribute:{parent_run_id}:{hour_key(first)}",
+            job_name=attribute_pageviews.name,
+            tags=_range_tags(hour_key(first), hour_key(last)),
+        )
+        for first, last in hour_blocks(hours)
+    ]
+
+
+@run_status_sensor(
+    name=AFTER_USERS_CAPTURE_SENSOR,
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[capture_users_snapshot],
+    request_job=update_postcode_history,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def update_history_after_users_capture(
+    context: RunStatusSensorContext, warehouse: Warehouse
+) -> RunRequest | SkipReason:
+    """Rebuilds postcode history from a newly captured snapshot's date through the latest."""
+    first = _first_partition(context)
+    if first is None:
+        return SkipReason("started by the CLI, which follows up itself")
+    with _landing(warehouse) as con:
+        if con is None:
+            raise RuntimeError("warehouse busy; the next tick retries this run")
+        [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
+    last = max(latest.date().isoformat(), first)
+    return RunRequest(
+        run_key=f"history:{context.dagster_run.run_id}", tags=_range_tags(first, last)
+    )
+
+
+@run_status_sensor(
+    name=AFTER_HISTORY_SENSOR,
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[update_postcode_history],
+    request_job=attribute_pageviews,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def attribute_pageviews_after_history(
+    context: RunStatusSensorContext, warehouse: Warehouse
+) -> list[RunRequest] | SkipReason:
+    """Re-attributes the pageview hours a new postcode history can have changed."""
+    first = _first_partition(context)
+    if first is None:
+        return SkipReason("started by the CLI, which follows up itself")
+    with _landing(warehouse) as con:
+        if con is None:
+            raise RuntimeError("warehouse busy; the next tick retries this run")
+        hours = hours_after_history(con, date.fromisoformat(first))
+    return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
+
+
+@run_status_sensor(
+    name=AFTER_PAGEVIEWS_CAPTURE_SENSOR,
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[capture_pageviews_load],
+    request_job=attribute_pageviews,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def attribute_pageviews_after_capture(
+    context: RunStatusSensorContext, warehouse: Warehouse
+) -> list[RunRequest] | SkipReason:
+    """Rebuilds every pageview hour a newly captured load touched, late hours included."""
+    first = _first_partition(context)
+    if first is None:
+        return SkipReason("started by the CLI, which follows up itself")
+    with _landing(warehouse) as con:
+        if con is None:
+            raise RuntimeError("warehouse busy; the next tick retries this run")
+        hours = hours_after_pageviews_capture(con, datetime.strptime(first, "%Y-%m-%d-%H:%M"))
+    return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
+
+
+@schedule(
+    name=CATCH_UP_SCHEDULE,
+    job=attribute_pageviews,
+    cron_schedule="20 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
+)
+def attribute_recent_hours(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    """Safety net: rebuilds the last few hours, in case a follow-up run was lost."""
+    current = context.scheduled_execution_time.astimezone(UTC).replace(
+        tzinfo=None, minute=0, second=0, microsecond=0
+    )
+    first_partition = datetime.combine(get_settings().start_date, time())
+    first, last = max(current - HOUR * CATCH_UP_HOURS, first_partition), current - HOUR
+    if last < first:
+        return SkipReason("no hours since the start date yet")
+    return RunRequest(
+        run_key=f"catch-up:{hour_key(current)}", tags=_range_tags(hour_key(first), hour_key(last))
+    )
+
+
+def build_automation() -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
+    """The landing sensors, the follow-up sensors and the catch-up schedule."""
+    sensors = [
+        capture_new_pageviews_load,
+        capture_new_users_snapshot,
+        update_history_after_users_capture,
+        attribute_pageviews_after_history,
+        attribute_pageviews_after_capture,
+    ]
+    return sensors, [attribute_recent_hours]

@@ -1,0 +1,196 @@
+"""Sensors capture each landing load once, notice missed loads, and follow captures up."""
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from pageview_platform import automation
+from pageview_platform.alerts import MISSED_LOAD, AlertSink
+from pageview_platform.automation import (
+    AFTER_PAGEVIEWS_CAPTURE_SENSOR,
+    AFTER_USERS_CAPTURE_SENSOR,
+    attribute_pageviews_after_capture,
+    attribute_recent_hours,
+    capture_new_pageviews_load,
+    capture_new_users_snapshot,
+    update_history_after_users_capture,
+)
+from pageview_platform.definitions import defs
+from pageview_platform.runs import ensure_dagster_home
+from pageview_platform.settings import get_settings
+from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform_tests.harness import Platform
+
+ALERTS = "SELECT kind, subject, message FROM ops.alerts ORDER BY raised_at"
+
+
+def _resources() -> dict[str, object]:
+    settings = get_settings()
+    connection = {
+        "database": str(settings.duckdb_path),
+        "connection_config": settings.duckdb_connection_config,
+        "start_date": settings.start_date.isoformat(),
+    }
+    return {"warehouse": Warehouse(**connection), "alerts": AlertSink(**connection)}
+
+
+@pytest.fixture
+def instance(platform: Platform) -> Iterator[dg.DagsterInstance]:
+    ensure_dagster_home(get_settings().dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def _tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=_resources())
+    return sensor(context)
+
+
+def _prepared(platform: Platform) -> None:
+    """A first ingest creates the warehouse file the sensors read."""
+    platform.land_users([(1, "AB1 2CD")])
+    platform.ingest_users("2024-01-01")
+
+
+def test_pageviews_sensor_requests_one_capture_per_new_load(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    first = _tick(capture_new_pageviews_load, instance, None)
+    assert not first.run_requests, "the load present at the first tick was there before"
+
+    platform.land_pageviews(
+        [(1, "/b", datetime(2024, 1, 1, 6, 10)), (1, "/c", datetime(2024, 1, 1, 7, 1))]
+    )
+    new = _tick(capture_new_pageviews_load, instance, first.cursor)
+    [request] = new.run_requests
+    assert request.partition_key == "2024-01-01-06:00"
+
+    same = _tick(capture_new_pageviews_load, instance, new.cursor)
+    assert isinstance(same, dg.SkipReason)
+    assert platform.query(ALERTS) == []
+
+
+def test_pageviews_sensor_alerts_on_a_missed_load(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    cursor = json.dumps({"fingerprint": "seen", "load_hour": "2024-01-01-05:00"})
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 8, 10))])
+    result = _tick(capture_new_pageviews_load, instance, cursor)
+    [request] = result.run_requests
+    assert request.partition_key == "2024-01-01-08:00"
+    [(kind, subject, message)] = platform.query(ALERTS)
+    assert (kind, subject) == (MISSED_LOAD, "landing.pageviews_extract")
+    assert "2024-01-01-06:00, 2024-01-01-07:00" in message
+
+
+def test_users_sensor_dates_a_snapshot_by_the_nearest_midnight_and_alerts_on_a_gap(
+    platform: Platform, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prepared(platform)
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 4, 23, 50))
+    cursor = json.dumps({"fingerprint": "seen", "day": "2024-01-03"})
+    platform.land_users([(1, "AB1 2CD"), (2, "CD3 4EF")])
+    result = _tick(capture_new_users_snapshot, instance, cursor)
+    [request] = result.run_requests
+    assert request.partition_key == "2024-01-05"
+    [(kind, subject, message)] = platform.query(ALERTS)
+    assert (kind, subject) == (MISSED_LOAD, "landing.users_extract")
+    assert "2024-01-04" in message
+
+    again = _tick(capture_new_users_snapshot, instance, result.cursor)
+    assert isinstance(again, dg.SkipReason)
+
+
+def _success_context(
+    instance: dg.DagsterInstance, sensor_name: str, run_id: str
+) -> dg.RunStatusSensorContext:
+    run = instance.get_run_by_id(run_id)
+    [success] = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.RUN_SUCCESS
+    ).records
+    return dg.build_run_status_sensor_context(
+        sensor_name=sensor_name,
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=success.event_log_entry.dagster_event,
+        resources=_resources(),
+    )
+
+
+def _materialize_job(instance: dg.DagsterInstance, job_name: str, partition_key: str) -> str:
+    job = defs().resolve_job_def(job_name)
+    result = job.execute_in_process(instance=instance, partition_key=partition_key)
+    assert result.success
+    return result.run_id
+
+
+def test_finished_pageviews_capture_is_followed_by_attribution_of_every_touched_hour(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    platform.land_pageviews(
+        [
+            (1, "/a", datetime(2024, 1, 1, 5, 10)),
+            (1, "/b", datetime(2024, 1, 1, 6, 2)),
+            (1, "/late", datetime(2024, 1, 1, 1, 30)),
+        ]
+    )
+    run_id = _materialize_job(instance, "capture_pageviews_load", "2024-01-01-05:00")
+    requests = attribute_pageviews_after_capture(
+        _success_context(instance, AFTER_PAGEVIEWS_CAPTURE_SENSOR, run_id)
+    )
+    ranges = sorted(
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in requests
+    )
+    assert ranges == [
+        ("2024-01-01-01:00", "2024-01-01-01:00"),
+        ("2024-01-01-05:00", "2024-01-01-06:00"),
+    ]
+    assert all(r.job_name == "attribute_pageviews" for r in requests)
+
+
+def test_finished_users_capture_is_followed_by_history_through_the_latest_snapshot(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    platform.land_users([(1, "ZZ9 9ZZ")])
+    platform.ingest_users("2024-01-03")
+    platform.land_users([(1, "XY1 1XY")])
+    run_id = _materialize_job(instance, "capture_users_snapshot", "2024-01-02")
+    request = update_history_after_users_capture(
+        _success_context(instance, AFTER_USERS_CAPTURE_SENSOR, run_id)
+    )
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-01-02"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-01-03"
+
+
+def test_runs_the_cli_started_are_left_to_the_cli(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    platform.ingest_pageviews("2024-01-01T05")
+    [capture] = instance.get_runs(dg.RunsFilter(job_name="capture_pageviews_load"))
+    result = attribute_pageviews_after_capture(
+        _success_context(instance, AFTER_PAGEVIEWS_CAPTURE_SENSOR, capture.run_id)
+    )
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_catch_up_schedule_rebuilds_the_last_three_hours(platform: Platform) -> None:
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 1, 10, 20))
+    request = attribute_recent_hours(context)
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-03-01-07:00"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-03-01-09:00"
+
+
+def test_automation_starts_running_by_default() -> None:
+    definitions = defs()
+    for sensor in definitions.sensors:
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
