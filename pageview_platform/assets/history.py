@@ -56,6 +56,7 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
             "transform/user_postcode_history.sql",
             params,
             after=("transform/user_postcode_history_close_versions.sql",),
+            metrics="metrics/user_postcode_history.sql",
         )
 
     return [user_postcode_history]

@@ -23,6 +23,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             description="One row per distinct pageview, counted once across overlapping loads,"
             " with the postcode the user had when viewing.",
             sql="transform/pageview_fact.sql",
+            metrics="metrics/pageview_fact.sql",
             deps=[
                 # Loads H-1 and H carry most of hour H; late rows in later loads are routed to
                 # their hour by the ingest, which rebuilds every hour a load touched.
@@ -38,6 +39,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             key=["agg", "pageviews_by_postcode_at_view_hourly"],
             description="Pageviews per hour per postcode the user had at the time of the view.",
             sql="transform/pageviews_by_postcode_at_view_hourly.sql",
+            metrics="metrics/pageviews_by_postcode_at_view_hourly.sql",
             deps=[PAGEVIEW_FACT],
             **hourly,
         ),
@@ -45,6 +47,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             key=["agg", "pageviews_by_current_postcode_hourly"],
             description="Pageviews per hour per user's current (most recent) postcode.",
             sql="transform/pageviews_by_current_postcode_hourly.sql",
+            metrics="metrics/pageviews_by_current_postcode_hourly.sql",
             deps=[PAGEVIEW_FACT, USER_POSTCODE_HISTORY],
             **hourly,
         ),

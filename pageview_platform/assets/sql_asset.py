@@ -30,12 +30,14 @@ def sql_asset(
     group_name: str,
     deps: Sequence[AssetDep | Sequence[str]] = (),
     after: Sequence[str] = (),
+    metrics: str | None = None,
     params: Callable[[AssetExecutionContext], dict[str, object]] = window,
     backfill_policy: BackfillPolicy | None = ONE_RUN_PER_RANGE,
 ) -> AssetsDefinition:
     """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql).
 
-    `after` names SQL files run in the same transaction once the rows are written.
+    `after` names SQL files run in the same transaction once the rows are written; `metrics`
+    names a query whose one row becomes numeric metadata (see SqlRelation).
     """
 
     @asset(
@@ -50,6 +52,6 @@ def sql_asset(
         group_name=group_name,
     )
     def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
-        return SqlRelation.from_file(sql, params(context), tuple(after))
+        return SqlRelation.from_file(sql, params(context), tuple(after), metrics)
 
     return _sql_asset

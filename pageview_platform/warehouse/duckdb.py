@@ -130,6 +130,14 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
                 )
         for statement in obj.after:
             execute(connection, statement, obj.params)
+        metrics: dict[str, float] = {}
+        if obj.metrics:
+            cursor = execute(connection, obj.metrics, obj.params)
+            values = cursor.fetchone()
+            metrics = {
+                name: value or 0
+                for (name, *_), value in zip(cursor.description, values, strict=True)
+            }
         columns = connection.execute(f"DESCRIBE {table}").fetchall()
         counts = (
             TableMetadataSet(partition_row_count=inserted)
@@ -139,6 +147,7 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
         return {
             **counts,
             "rows_written": inserted,
+            **metrics,
             "dagster/column_schema": TableSchema(
                 columns=[TableColumn(name=c[0], type=c[1]) for c in columns]
             ),

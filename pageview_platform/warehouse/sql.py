@@ -44,14 +44,26 @@ class SqlRelation:
 
     `after` holds statements run in the same transaction once the rows are written, for the
     bookkeeping a partition write implies beyond its own rows (closing SCD2 versions).
+    `metrics` is a query returning one row whose columns become numeric metadata of the
+    materialization, so the UI plots them over partitions.
     """
 
     sql: str
     params: Mapping[str, object] = field(default_factory=dict)
     after: tuple[str, ...] = ()
+    metrics: str | None = None
 
     @classmethod
     def from_file(
-        cls, path: str, params: Mapping[str, object], after: tuple[str, ...] = ()
+        cls,
+        path: str,
+        params: Mapping[str, object],
+        after: tuple[str, ...] = (),
+        metrics: str | None = None,
     ) -> SqlRelation:
-        return cls(read_sql(path), params, tuple(read_sql(p) for p in after))
+        return cls(
+            read_sql(path),
+            params,
+            tuple(read_sql(p) for p in after),
+            read_sql(metrics) if metrics else None,
+        )
