@@ -12,6 +12,7 @@ from pageview_platform.assets.partitions import Partitions
 from pageview_platform.assets.sql_asset import WAREHOUSE_IO
 from pageview_platform.automation import build_automation
 from pageview_platform.checks import build_asset_checks
+from pageview_platform.freshness import build_freshness
 from pageview_platform.jobs import build_jobs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager
@@ -23,6 +24,7 @@ def defs() -> dg.Definitions:
     settings = get_settings()
     partitions = Partitions.starting(settings.start_date)
     automation_sensors, schedules = build_automation()
+    freshness_checks, freshness_sensor = build_freshness()
     connection = {
         "database": str(settings.duckdb_path),
         "connection_config": settings.duckdb_connection_config,
@@ -34,8 +36,8 @@ def defs() -> dg.Definitions:
             *build_history_assets(partitions),
             *build_pageview_assets(partitions),
         ],
-        asset_checks=build_asset_checks(partitions),
-        sensors=[*build_alert_sensors(), *automation_sensors],
+        asset_checks=[*build_asset_checks(partitions), *freshness_checks],
+        sensors=[*build_alert_sensors(), *automation_sensors, freshness_sensor],
         schedules=schedules,
         jobs=build_jobs(),
         # Every step is one SQL statement in the warehouse; a process per step only adds start-up.

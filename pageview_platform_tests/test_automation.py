@@ -194,3 +194,30 @@ def test_automation_starts_running_by_default() -> None:
     definitions = defs()
     for sensor in definitions.sensors:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
+
+
+def test_freshness_fails_for_a_capture_that_stopped_arriving(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    platform.ingest_pageviews("2024-01-01T05")
+    definitions = defs()
+    freshness = dg.AssetSelection.checks(
+        *(
+            key
+            for key in definitions.resolve_asset_graph().asset_check_keys
+            if key.name == "freshness_check"
+        )
+    )
+    job = dg.Definitions(
+        assets=definitions.assets,
+        asset_checks=definitions.asset_checks,
+        jobs=[dg.define_asset_job("freshness", selection=freshness)],
+        resources=definitions.resources,
+    ).resolve_job_def("freshness")
+    result = job.execute_in_process(instance=instance)
+    passed = {e.asset_key.path[-1]: e.passed for e in result.get_asset_check_evaluations()}
+    assert passed == {"pageviews_extract": True, "users_extract": False}
+    assert {e.severity for e in result.get_asset_check_evaluations()} == {
+        dg.AssetCheckSeverity.ERROR
+    }
