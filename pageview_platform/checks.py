@@ -1,10 +1,326 @@
-"""Asset checks: data-quality rules on every asset, evaluated in the run that writes it."""
+"""Asset checks: data-quality rules on every asset, evaluated in the run that writes it.
 
-from dagster import AssetChecksDefinition
+Each check is partitioned like its asset and reads the run's partition window as `$start` /
+`$end`, so a range run checks the whole range in one evaluation (Dagster records a range
+run's result without a partition key). The jobs select assets with `AssetSelection.assets`,
+which takes their checks along: every check runs right after its asset, in the same run.
+"""
 
+from collections.abc import Sequence
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    PartitionsDefinition,
+    asset_check,
+)
+
+from pageview_platform.assets.capture import (
+    PAGEVIEWS_QUARANTINE,
+    RAW_PAGEVIEWS_EXTRACT,
+    RAW_USERS_EXTRACT,
+    USERS_QUARANTINE,
+)
+from pageview_platform.assets.history import USER_POSTCODE_HISTORY
+from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import Partitions
+from pageview_platform.settings import get_settings
+from pageview_platform.warehouse.duckdb import Warehouse, execute
+from pageview_platform.warehouse.sql import read_sql, window_params
+
+AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
+CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
+
+CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
+SNAPSHOT_NOT_EMPTY = "snapshot_not_empty"
+SNAPSHOT_NOT_SHRUNK = "snapshot_not_shrunk"
+ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED = "accepted_plus_quarantined_is_captured"
+VERSIONS_ARE_CONSISTENT = "versions_are_consistent"
+ONE_ROW_PER_PAGEVIEW = "one_row_per_pageview"
+HOURLY_TOTALS_MATCH_FACT = "hourly_totals_match_fact"
+HOURLY_TOTALS_MATCH_AT_VIEW = "hourly_totals_match_at_view"
+
+_USERS_CAPTURED_AND_LANDING = """
+SELECT
+    (SELECT count(*) FROM raw.users_extract WHERE snapshot_date = $start) AS captured_rows,
+    (SELECT count(*) FROM landing.users_extract) AS landing_rows
+"""
+
+_PAGEVIEWS_CAPTURED_AND_LANDING = """
+SELECT
+    (SELECT count(*) FROM raw.pageviews_extract WHERE load_hour = $start) AS captured_rows,
+    (SELECT count(*) FROM landing.pageviews_extract) AS landing_rows
+"""
+
+_SNAPSHOT_ROWS = """
+SELECT count(*) AS snapshot_rows FROM raw.users_extract WHERE snapshot_date = $start
+"""
+
+_SNAPSHOT_USERS_AND_PREVIOUS = """
+WITH previous AS (
+    SELECT max(snapshot_date) AS snapshot_date FROM raw.users_extract WHERE snapshot_date < $start
+)
+SELECT
+    (SELECT count(DISTINCT id) FROM raw.users_extract WHERE snapshot_date = $start) AS users,
+    p.snapshot_date AS previous_snapshot_date,
+    (
+        SELECT count(DISTINCT id) FROM raw.users_extract AS r
+        WHERE r.snapshot_date = p.snapshot_date
+    ) AS previous_users
+FROM previous AS p
+"""
+
+
+def _window(context: AssetCheckExecutionContext) -> dict[str, object]:
+    return window_params(context.partition_time_window)
+
+
+def _one_load_window(context: AssetCheckExecutionContext) -> dict[str, object]:
+    """The window of the single load a capture check is about."""
+    # A capture takes one load into one partition (it refuses ranges), and the landing table
+    # holds only that load: over a range these comparisons would mean nothing.
+    keys = context.partition_keys
+    if len(keys) != 1:
+        raise ValueError(
+            f"{context.check_specs[0].key.to_user_string()} checks one captured load; refusing"
+            f" {len(keys)} partitions ({keys[0]}..{keys[-1]})"
+        )
+    return _window(context)
+
+
+def _row(warehouse: Warehouse, sql: str, params: dict[str, object]) -> dict[str, Any]:
+    with warehouse.connection() as con:
+        cursor = execute(con, sql, params)
+        names = [column[0] for column in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def _all_zero(
+    *,
+    asset: Sequence[str],
+    name: str,
+    description: str,
+    partitions_def: PartitionsDefinition,
+    sql: str,
+    violations: Sequence[str],
+    additional_deps: Sequence[Sequence[str]] = (),
+) -> AssetChecksDefinition:
+    """A check that passes when every violation count its SQL returns is zero."""
+
+    @asset_check(
+        asset=asset,
+        name=name,
+        description=description,
+        partitions_def=partitions_def,
+        additional_deps=list(additional_deps),
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        row = _row(warehouse, read_sql(sql), _window(context))
+        broken = [f"{violation}={row[violation]}" for violation in violations if row[violation]]
+        return AssetCheckResult(
+            passed=not broken,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=row,
+            description=", ".join(broken) or None,
+        )
+
+    return _check
+
+
+def _captured_every_landing_row(
+    asset: Sequence[str], partitions_def: PartitionsDefinition, sql: str
+) -> AssetChecksDefinition:
+    """A check that the capture of a load holds as many rows as the landing table."""
+
+    @asset_check(
+        asset=asset,
+        name=CAPTURED_EVERY_LANDING_ROW,
+        description="The captured load holds as many rows as the landing table it was copied"
+        " from (read at check time, right after the capture in the same run).",
+        partitions_def=partitions_def,
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        row = _row(warehouse, sql, _one_load_window(context))
+        passed = row["captured_rows"] == row["landing_rows"]
+        return AssetCheckResult(
+            passed=passed,
+            # The extract may reload the landing table between capture and check; a mismatch
+            # then says nothing about the copy, so it warns rather than errs.
+            severity=AssetCheckSeverity.WARN,
+            metadata=row,
+            description=None
+            if passed
+            else f"captured {row['captured_rows']} rows, the landing table holds"
+            f" {row['landing_rows']}",
+        )
+
+    return _check
+
+
+def _quarantine_balance(
+    asset: Sequence[str], partitions_def: PartitionsDefinition, sql: str
+) -> AssetChecksDefinition:
+    """A check that every captured row of a load is either accepted or quarantined."""
+
+    @asset_check(
+        asset=asset,
+        name=ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED,
+        description="Accepted rows (no reject_reason) plus quarantined rows equal the captured"
+        " rows of each load; metadata counts the quarantined rows per reason.",
+        partitions_def=partitions_def,
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+        row = _row(warehouse, read_sql(sql), _window(context))
+        by_reason = row.pop("quarantined_by_reason") or {}
+        passed = row["accepted"] + row["quarantined"] == row["captured"]
+        return AssetCheckResult(
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            description=None
+            if passed
+            else f"{row['accepted']} accepted + {row['quarantined']} quarantined rows, but"
+            f" {row['captured']} captured",
+            metadata={
+                **row,
+                **{f"quarantined_{reason}": count for reason, count in sorted(by_reason.items())},
+            },
+        )
+
+    return _check
 
 
 def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
     """Every asset check of the graph."""
-    return []
+    max_shrink = get_settings().max_snapshot_shrink
+
+    @asset_check(
+        asset=RAW_USERS_EXTRACT,
+        name=SNAPSHOT_NOT_EMPTY,
+        partitions_def=partitions.daily,
+        blocking=True,
+    )
+    def users_snapshot_not_empty(
+        context: AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        """The captured users snapshot holds at least one row; an empty one stops the run."""
+        row = _row(warehouse, _SNAPSHOT_ROWS, _one_load_window(context))
+        empty = row["snapshot_rows"] == 0
+        return AssetCheckResult(
+            passed=not empty,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=row,
+            description="the users snapshot is empty" if empty else None,
+        )
+
+    @asset_check(
+        asset=RAW_USERS_EXTRACT,
+        name=SNAPSHOT_NOT_SHRUNK,
+        partitions_def=partitions.daily,
+        blocking=True,
+    )
+    def users_snapshot_not_shrunk(
+        context: AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> AssetCheckResult:
+        """The snapshot has at most PAGEVIEW_MAX_SNAPSHOT_SHRINK fewer users than the latest
+        earlier one; a partial extract stops the run before it reaches the history."""
+        row = _row(warehouse, _SNAPSHOT_USERS_AND_PREVIOUS, _one_load_window(context))
+        users, previous_date, previous_users = (
+            row["users"],
+            row["previous_snapshot_date"],
+            row["previous_users"],
+        )
+        if previous_date is None:
+            return AssetCheckResult(
+                passed=True,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"users": users, "max_shrink": max_shrink},
+                description="no earlier snapshot to compare with",
+            )
+        shrink = max(previous_users - users, 0) / previous_users if previous_users else 0.0
+        passed = shrink <= max_shrink
+        return AssetCheckResult(
+            passed=passed,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "users": users,
+                "previous_users": previous_users,
+                "previous_snapshot_date": f"{previous_date:%Y-%m-%d}",
+                "shrink": round(shrink, 4),
+                "max_shrink": max_shrink,
+            },
+            description=None
+            if passed
+            else f"{users} users against {previous_users} on {previous_date:%Y-%m-%d}:"
+            f" {shrink:.1%} fewer, more than the {max_shrink:.1%} allowed",
+        )
+
+    return [
+        _captured_every_landing_row(
+            RAW_USERS_EXTRACT, partitions.daily, _USERS_CAPTURED_AND_LANDING
+        ),
+        users_snapshot_not_empty,
+        users_snapshot_not_shrunk,
+        _captured_every_landing_row(
+            RAW_PAGEVIEWS_EXTRACT, partitions.hourly, _PAGEVIEWS_CAPTURED_AND_LANDING
+        ),
+        _quarantine_balance(
+            USERS_QUARANTINE, partitions.daily, "checks/users_quarantine_balance.sql"
+        ),
+        _quarantine_balance(
+            PAGEVIEWS_QUARANTINE, partitions.hourly, "checks/pageviews_quarantine_balance.sql"
+        ),
+        _all_zero(
+            asset=USER_POSTCODE_HISTORY,
+            name=VERSIONS_ARE_CONSISTENT,
+            description="Versions starting in the partition are unique per (user_id, valid_from),"
+            " have no NULL keys and end after they start, and their users have at most one"
+            " current version.",
+            partitions_def=partitions.daily,
+            sql="checks/user_postcode_history_versions.sql",
+            violations=(
+                "duplicate_versions",
+                "users_with_several_current",
+                "null_key_rows",
+                "non_increasing_validity",
+            ),
+        ),
+        _all_zero(
+            asset=PAGEVIEW_FACT,
+            name=ONE_ROW_PER_PAGEVIEW,
+            description="One row per pageview identity (user_id, url, pageview_datetime) in the"
+            " hour, no NULL keys, and a postcode at view on every row (UNKNOWN counted, allowed).",
+            partitions_def=partitions.hourly,
+            sql="checks/pageview_fact_identity.sql",
+            violations=("duplicate_identities", "null_key_rows", "missing_postcode_rows"),
+        ),
+        _all_zero(
+            asset=AT_VIEW_HOURLY,
+            name=HOURLY_TOTALS_MATCH_FACT,
+            description="Each hour's pageviews sum to the fact's view_count for that hour.",
+            partitions_def=partitions.hourly,
+            sql="checks/pageviews_by_postcode_at_view_hourly_totals.sql",
+            violations=("mismatched_hours",),
+        ),
+        _all_zero(
+            asset=CURRENT_HOURLY,
+            name=HOURLY_TOTALS_MATCH_FACT,
+            description="Each hour's pageviews sum to the fact's view_count for that hour.",
+            partitions_def=partitions.hourly,
+            sql="checks/pageviews_by_current_postcode_hourly_totals.sql",
+            violations=("mismatched_hours",),
+        ),
+        _all_zero(
+            asset=CURRENT_HOURLY,
+            name=HOURLY_TOTALS_MATCH_AT_VIEW,
+            description="Each hour counts as many pageviews by current postcode as by postcode"
+            " at view.",
+            partitions_def=partitions.hourly,
+            sql="checks/current_postcode_vs_at_view_totals.sql",
+            violations=("mismatched_hours",),
+            # In the run that rebuilds both aggregates, compare only once the other one is written.
+            additional_deps=[AT_VIEW_HOURLY],
+        ),
+    ]

@@ -47,13 +47,13 @@ def _parse_positive_int(name: str, value: str) -> int:
 
 
 def _parse_fraction(name: str, value: str) -> float:
-    problem = f"{name} must be a fraction at least 0 and below 1, got {value!r}"
+    problem = f"{name} must be a fraction from 0 to 1, got {value!r}"
     try:
         fraction = float(value)
     except ValueError as err:
         raise SettingsError(problem) from err
     # The negated test also rejects NaN.
-    if not 0 <= fraction < 1:
+    if not 0 <= fraction <= 1:
         raise SettingsError(problem)
     return fraction
 

@@ -1,0 +1,20 @@
+-- Per hour of the window, both questions count the same pageviews, only per other postcodes.
+WITH current_postcode AS (
+    SELECT pageview_hour, sum(pageviews) AS pageviews
+    FROM agg.pageviews_by_current_postcode_hourly
+    WHERE pageview_hour >= $start AND pageview_hour < $end
+    GROUP BY pageview_hour
+),
+at_view AS (
+    SELECT pageview_hour, sum(pageviews) AS pageviews
+    FROM agg.pageviews_by_postcode_at_view_hourly
+    WHERE pageview_hour >= $start AND pageview_hour < $end
+    GROUP BY pageview_hour
+)
+SELECT
+    count(*) AS hours,
+    coalesce(sum(c.pageviews), 0) AS pageviews,
+    coalesce(sum(v.pageviews), 0) AS at_view_pageviews,
+    count(*) FILTER (c.pageviews IS DISTINCT FROM v.pageviews) AS mismatched_hours
+FROM current_postcode AS c
+FULL JOIN at_view AS v ON v.pageview_hour = c.pageview_hour

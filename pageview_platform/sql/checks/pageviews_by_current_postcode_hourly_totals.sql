@@ -1,0 +1,20 @@
+-- Per hour of the window, the aggregate's pageviews against the fact's view_count.
+WITH fact AS (
+    SELECT pageview_hour, sum(view_count) AS views
+    FROM core.pageview_fact
+    WHERE pageview_hour >= $start AND pageview_hour < $end
+    GROUP BY pageview_hour
+),
+aggregate AS (
+    SELECT pageview_hour, sum(pageviews) AS pageviews
+    FROM agg.pageviews_by_current_postcode_hourly
+    WHERE pageview_hour >= $start AND pageview_hour < $end
+    GROUP BY pageview_hour
+)
+SELECT
+    count(*) AS hours,
+    coalesce(sum(f.views), 0) AS fact_views,
+    coalesce(sum(a.pageviews), 0) AS pageviews,
+    count(*) FILTER (f.views IS DISTINCT FROM a.pageviews) AS mismatched_hours
+FROM fact AS f
+FULL JOIN aggregate AS a ON a.pageview_hour = f.pageview_hour

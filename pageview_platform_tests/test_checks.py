@@ -1,0 +1,395 @@
+"""Asset checks: each passes on a good partition and fails once the table is corrupted.
+
+How one partitioned check runs alone: `materialize([asset, check],
+selection=AssetSelection.checks(key), tags={"dagster/partition": key})`. Passing
+`partition_key=` instead is refused ("no PartitionsDefinition shared by all the provided
+assets"): Dagster looks for the partitions of a selection among its assets only, and a
+check-only selection has none. The partition tag is what the UI sets, and the evaluation is
+recorded for that partition.
+"""
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    ExecuteInProcessResult,
+    materialize,
+)
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from pageview_platform import checks
+from pageview_platform.definitions import defs
+from pageview_platform.settings import SettingsError, get_settings
+from pageview_platform_tests.harness import Platform, platform_at
+
+RAW_USERS = AssetKey(["raw", "users_extract"])
+RAW_PAGEVIEWS = AssetKey(["raw", "pageviews_extract"])
+USERS_QUARANTINE = AssetKey(["core", "users_quarantine"])
+PAGEVIEWS_QUARANTINE = AssetKey(["core", "pageviews_quarantine"])
+HISTORY = AssetKey(["core", "user_postcode_history"])
+FACT = AssetKey(["core", "pageview_fact"])
+AT_VIEW = AssetKey(checks.AT_VIEW_HOURLY)
+CURRENT = AssetKey(checks.CURRENT_HOURLY)
+
+DAY_1, DAY_2 = "2024-01-02", "2024-01-03"
+HOUR_OF_DAY_1_LOAD = "2024-01-02-10:00"
+LAST_LOAD = "2024-01-03-09:00"
+
+
+def _users(day: int) -> list[tuple[int | None, str | None]]:
+    """Users 1..20; users 1 and 2 move on day 2; three bad rows on day 1 only."""
+    rows = [(i, f"AA{i} 1AA") for i in range(1, 21)]
+    if day == 1:
+        return [*rows, (None, "ZZ1 1ZZ"), (21, "  "), (22, None)]
+    return [(i, "BB1 1BB" if i in (1, 2) else postcode) for i, postcode in rows] + [
+        (21, "CC1 1CC"),
+        (22, "CC2 2CC"),
+    ]
+
+
+def _build(platform: Platform) -> None:
+    platform.land_users(_users(1))
+    platform.ingest_users(DAY_1)
+    platform.land_pageviews(
+        [
+            (1, "/a", datetime(2024, 1, 2, 10, 5)),
+            (1, "/a", datetime(2024, 1, 2, 10, 5)),  # a double click: two views, one row
+            (2, "/b", datetime(2024, 1, 2, 10, 30)),
+            (99, "/c", datetime(2024, 1, 2, 10, 40)),  # in no snapshot: UNKNOWN
+            (None, "/d", datetime(2024, 1, 2, 10, 50)),
+            (3, " ", datetime(2024, 1, 2, 10, 20)),
+        ]
+    )
+    platform.ingest_pageviews("2024-01-02T10")
+    platform.land_users(_users(2))
+    platform.ingest_users(DAY_2)
+    platform.land_pageviews(
+        [(1, "/e", datetime(2024, 1, 3, 9, 10)), (5, "/f", datetime(2024, 1, 3, 9, 15))]
+    )
+    platform.ingest_pageviews("2024-01-03T09")
+
+
+# The default of PAGEVIEW_MAX_SNAPSHOT_SHRINK; the shared harness turns the check off.
+PRODUCTION_SHRINK = "0.10"
+
+
+@pytest.fixture(scope="module")
+def good_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One warehouse built by ingesting two snapshots and two loads, copied by each test."""
+    directory = tmp_path_factory.mktemp("good")
+    with platform_at(directory, max_snapshot_shrink=PRODUCTION_SHRINK) as platform:
+        _build(platform)
+    return directory
+
+
+@pytest.fixture
+def platform(good_warehouse: Path, tmp_path: Path) -> Iterator[Platform]:
+    """A private copy of the good warehouse, so each test may corrupt its own."""
+    for file in good_warehouse.glob("warehouse.duckdb*"):
+        shutil.copy(file, tmp_path / file.name)
+    with platform_at(tmp_path, max_snapshot_shrink=PRODUCTION_SHRINK) as p:
+        yield p
+
+
+def corrupt(platform: Platform, *statements: str) -> None:
+    with duckdb.connect(str(platform.warehouse)) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def execute_check(key: AssetCheckKey, tags: dict[str, str]) -> ExecuteInProcessResult:
+    """Executes one check alone against the warehouse, for the partition(s) the tags name."""
+    definitions = defs()
+    check_def = next(c for c in definitions.asset_checks if key in c.check_keys)
+    target = next(a for a in definitions.assets if key.asset_key in a.keys)
+    return materialize(
+        [target, check_def],
+        selection=AssetSelection.checks(key),
+        tags=tags,
+        resources=definitions.resources,
+        # A failed blocking check fails the run; the evaluation is what the tests look at.
+        raise_on_error=False,
+    )
+
+
+def run_check(key: AssetCheckKey, tags: dict[str, str]) -> AssetCheckEvaluation:
+    [evaluation] = execute_check(key, tags).get_asset_check_evaluations()
+    return evaluation
+
+
+def check_partition(key: AssetCheckKey, partition: str) -> AssetCheckEvaluation:
+    evaluation = run_check(key, {PARTITION_NAME_TAG: partition})
+    assert evaluation.partition == partition
+    return evaluation
+
+
+def metadata(evaluation: AssetCheckEvaluation) -> dict[str, object]:
+    return {name: value.value for name, value in evaluation.metadata.items()}
+
+
+def _key(asset: AssetKey, name: str) -> AssetCheckKey:
+    return AssetCheckKey(asset, name)
+
+
+# (check, partition, statements that break it there, what the failure says)
+CASES = {
+    "users capture vs landing": (
+        _key(RAW_USERS, checks.CAPTURED_EVERY_LANDING_ROW),
+        DAY_2,
+        ["DELETE FROM raw.users_extract WHERE snapshot_date = '2024-01-03' AND id = 1"],
+        "captured 21 rows, the landing table holds 22",
+    ),
+    "users snapshot empty": (
+        _key(RAW_USERS, checks.SNAPSHOT_NOT_EMPTY),
+        DAY_2,
+        ["DELETE FROM raw.users_extract WHERE snapshot_date = '2024-01-03'"],
+        "empty",
+    ),
+    "users snapshot shrunk": (
+        _key(RAW_USERS, checks.SNAPSHOT_NOT_SHRUNK),
+        DAY_2,
+        ["DELETE FROM raw.users_extract WHERE snapshot_date = '2024-01-03' AND id > 19"],
+        "19 users against 22",
+    ),
+    "pageviews capture vs landing": (
+        _key(RAW_PAGEVIEWS, checks.CAPTURED_EVERY_LANDING_ROW),
+        LAST_LOAD,
+        ["DELETE FROM raw.pageviews_extract WHERE load_hour = '2024-01-03 09:00' AND user_id = 5"],
+        "captured 1 rows, the landing table holds 2",
+    ),
+    "users quarantine lost a row": (
+        _key(USERS_QUARANTINE, checks.ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED),
+        DAY_1,
+        ["DELETE FROM core.users_quarantine WHERE reason = 'missing_id'"],
+        "20 accepted + 2 quarantined rows, but 23 captured",
+    ),
+    "pageviews quarantine lost a row": (
+        _key(PAGEVIEWS_QUARANTINE, checks.ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED),
+        HOUR_OF_DAY_1_LOAD,
+        ["DELETE FROM core.pageviews_quarantine WHERE reason = 'blank_url'"],
+        "4 accepted + 1 quarantined rows, but 6 captured",
+    ),
+    "history duplicate version": (
+        _key(HISTORY, checks.VERSIONS_ARE_CONSISTENT),
+        DAY_2,
+        [
+            "INSERT INTO core.user_postcode_history"
+            " SELECT * FROM core.user_postcode_history WHERE valid_from = '2024-01-03' LIMIT 1"
+        ],
+        "duplicate_versions=1",
+    ),
+    "history two current versions": (
+        _key(HISTORY, checks.VERSIONS_ARE_CONSISTENT),
+        DAY_2,
+        ["UPDATE core.user_postcode_history SET is_current = TRUE WHERE user_id = 1"],
+        "users_with_several_current=1",
+    ),
+    "history NULL key": (
+        _key(HISTORY, checks.VERSIONS_ARE_CONSISTENT),
+        DAY_2,
+        [
+            "ALTER TABLE core.user_postcode_history ALTER COLUMN postcode DROP NOT NULL",
+            "UPDATE core.user_postcode_history SET postcode = NULL WHERE user_id = 1",
+        ],
+        "null_key_rows=1",
+    ),
+    "history version ends before it starts": (
+        _key(HISTORY, checks.VERSIONS_ARE_CONSISTENT),
+        DAY_1,
+        [
+            "UPDATE core.user_postcode_history SET valid_to = valid_from"
+            " WHERE user_id = 1 AND valid_from = '2024-01-02'"
+        ],
+        "non_increasing_validity=1",
+    ),
+    "fact duplicate identity": (
+        _key(FACT, checks.ONE_ROW_PER_PAGEVIEW),
+        HOUR_OF_DAY_1_LOAD,
+        ["INSERT INTO core.pageview_fact SELECT * FROM core.pageview_fact WHERE user_id = 2"],
+        "duplicate_identities=1",
+    ),
+    "fact NULL key": (
+        _key(FACT, checks.ONE_ROW_PER_PAGEVIEW),
+        HOUR_OF_DAY_1_LOAD,
+        [
+            "ALTER TABLE core.pageview_fact ALTER COLUMN url DROP NOT NULL",
+            "UPDATE core.pageview_fact SET url = NULL WHERE user_id = 2",
+        ],
+        "null_key_rows=1",
+    ),
+    "fact without postcode at view": (
+        _key(FACT, checks.ONE_ROW_PER_PAGEVIEW),
+        HOUR_OF_DAY_1_LOAD,
+        [
+            "ALTER TABLE core.pageview_fact ALTER COLUMN postcode_at_view DROP NOT NULL",
+            "UPDATE core.pageview_fact SET postcode_at_view = NULL WHERE user_id = 2",
+        ],
+        "missing_postcode_rows=1",
+    ),
+    "at-view aggregate off the fact": (
+        _key(AT_VIEW, checks.HOURLY_TOTALS_MATCH_FACT),
+        HOUR_OF_DAY_1_LOAD,
+        ["UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"],
+        "mismatched_hours=1",
+    ),
+    "current aggregate off the fact": (
+        _key(CURRENT, checks.HOURLY_TOTALS_MATCH_FACT),
+        HOUR_OF_DAY_1_LOAD,
+        ["DELETE FROM agg.pageviews_by_current_postcode_hourly WHERE postcode = 'UNKNOWN'"],
+        "mismatched_hours=1",
+    ),
+    "current aggregate off the at-view one": (
+        _key(CURRENT, checks.HOURLY_TOTALS_MATCH_AT_VIEW),
+        HOUR_OF_DAY_1_LOAD,
+        ["UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"],
+        "mismatched_hours=1",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "partition", "statements", "reason"), CASES.values(), ids=CASES.keys()
+)
+def test_check_passes_on_good_partition_and_fails_on_corrupted_one(
+    platform: Platform, key: AssetCheckKey, partition: str, statements: list[str], reason: str
+) -> None:
+    good = check_partition(key, partition)
+    assert good.passed, good.description
+    corrupt(platform, *statements)
+    bad = check_partition(key, partition)
+    assert not bad.passed
+    assert reason in bad.description
+
+
+def test_every_job_runs_the_checks_of_the_assets_it_selects() -> None:
+    definitions = defs()
+    all_checks = {key for c in definitions.asset_checks for key in c.check_keys}
+    covered = set()
+    for job_name in (
+        "capture_users_snapshot",
+        "update_postcode_history",
+        "capture_pageviews_load",
+        "attribute_pageviews",
+    ):
+        graph = definitions.resolve_job_def(job_name).asset_layer.asset_graph
+        in_job = set(graph.asset_check_keys)
+        assert in_job == {key for key in all_checks if key.asset_key in graph.executable_asset_keys}
+        covered |= in_job
+    assert covered == all_checks
+
+
+def test_metadata_counts_what_the_ui_shows(platform: Platform) -> None:
+    users_quarantine = check_partition(
+        _key(USERS_QUARANTINE, checks.ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED), DAY_1
+    )
+    assert metadata(users_quarantine) == {
+        "captured": 23,
+        "accepted": 20,
+        "quarantined": 3,
+        "quarantined_blank_postcode": 1,
+        "quarantined_missing_id": 1,
+        "quarantined_missing_postcode": 1,
+    }
+    history = metadata(check_partition(_key(HISTORY, checks.VERSIONS_ARE_CONSISTENT), DAY_2))
+    assert (history["versions"], history["users_moved"], history["new_users"]) == (4, 2, 2)
+    fact = metadata(check_partition(_key(FACT, checks.ONE_ROW_PER_PAGEVIEW), HOUR_OF_DAY_1_LOAD))
+    assert (fact["fact_rows"], fact["distinct_users"], fact["views"]) == (3, 3, 4)
+    assert fact["unknown_postcode_rows"] == 1
+    shrink = metadata(check_partition(_key(RAW_USERS, checks.SNAPSHOT_NOT_SHRUNK), DAY_2))
+    assert shrink == {
+        "users": 22,
+        "previous_users": 22,
+        "previous_snapshot_date": DAY_1,
+        "shrink": 0.0,
+        "max_shrink": 0.1,
+    }
+
+
+def test_a_range_run_checks_the_whole_range_in_one_unpartitioned_evaluation(
+    platform: Platform,
+) -> None:
+    evaluation = run_check(
+        _key(FACT, checks.ONE_ROW_PER_PAGEVIEW),
+        {
+            ASSET_PARTITION_RANGE_START_TAG: HOUR_OF_DAY_1_LOAD,
+            ASSET_PARTITION_RANGE_END_TAG: LAST_LOAD,
+        },
+    )
+    assert evaluation.passed
+    # Dagster 1.13 keeps no partition on a range run's result: one verdict for the range.
+    assert evaluation.partition is None
+    assert metadata(evaluation)["fact_rows"] == 5
+
+
+def test_capture_checks_refuse_a_range(platform: Platform) -> None:
+    range_tags = {ASSET_PARTITION_RANGE_START_TAG: DAY_1, ASSET_PARTITION_RANGE_END_TAG: DAY_2}
+    result = execute_check(_key(RAW_USERS, checks.SNAPSHOT_NOT_EMPTY), range_tags)
+    [failure] = result.get_step_failure_events()
+    assert "checks one captured load" in str(failure.step_failure_data.error)
+    assert not result.get_asset_check_evaluations()
+
+
+def test_shrink_threshold_comes_from_the_environment(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corrupt(
+        platform, "DELETE FROM raw.users_extract WHERE snapshot_date = '2024-01-03' AND id > 19"
+    )
+    key = _key(RAW_USERS, checks.SNAPSHOT_NOT_SHRUNK)
+    assert not check_partition(key, DAY_2).passed
+    monkeypatch.setenv("PAGEVIEW_MAX_SNAPSHOT_SHRINK", "0.2")
+    assert check_partition(key, DAY_2).passed
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "ten", "nan"])
+def test_shrink_threshold_must_be_a_fraction(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("PAGEVIEW_MAX_SNAPSHOT_SHRINK", value)
+    with pytest.raises(SettingsError, match="PAGEVIEW_MAX_SNAPSHOT_SHRINK"):
+        get_settings()
+
+
+def _history_and_views(platform: Platform) -> tuple[list[tuple], dict[str, set]]:
+    history = platform.query("SELECT * FROM core.user_postcode_history ORDER BY ALL")
+    return history, platform.views()
+
+
+def test_a_shrunk_snapshot_fails_the_ingest_and_leaves_history_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with platform_at(tmp_path, max_snapshot_shrink=PRODUCTION_SHRINK) as platform:
+        platform.land_users([(i, f"AA{i} 1AA") for i in range(1, 21)])
+        platform.ingest_users(DAY_1)
+        platform.land_pageviews([(i, "/a", datetime(2024, 1, 2, 10)) for i in range(1, 21)])
+        platform.ingest_pageviews("2024-01-02T10")
+        before = _history_and_views(platform)
+        capsys.readouterr()
+
+        # Everyone moved, but three users are missing: 15% fewer than the day before.
+        platform.land_users([(i, f"BB{i} 1BB") for i in range(1, 18)])
+        assert platform.ingest_users(DAY_2, expect_ok=False) == 1
+        # Only the CLI's own line: Python warnings raised while loading may precede it.
+        err = capsys.readouterr().err.splitlines()
+        [reason] = [line for line in err if line.startswith("pageview-platform:")]
+        assert "capture_users_snapshot [2024-01-03] failed" in reason
+        assert checks.SNAPSHOT_NOT_SHRUNK in reason
+        assert _history_and_views(platform) == before
+
+        # The operator re-lands a fuller extract: one user fewer (5%) is within the threshold.
+        platform.land_users([(i, f"BB{i} 1BB") for i in range(1, 20)])
+        platform.ingest_users(DAY_2)
+        assert platform.query(
+            "SELECT count(*) FROM core.user_postcode_history WHERE valid_from = '2024-01-03'"
+        ) == [(19,)]
+        assert _history_and_views(platform) != before
