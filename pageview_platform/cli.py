@@ -38,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _quiet_dagster() -> None:
     """Dagster's per-event log lines drown the summary; they stay in the instance and the UI."""
-    warnings.filterwarnings("ignore", module="dagster")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from dagster._utils.warnings import BetaWarning, PreviewWarning, SupersessionWarning
+
+    for category in (BetaWarning, PreviewWarning, SupersessionWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
     logging.getLogger("dagster").setLevel(logging.WARNING)
     os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "WARNING")
 

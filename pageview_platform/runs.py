@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 from dagster._core.definitions.reconstruct import ReconstructableJob
 from dagster._core.execution.api import execute_run
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
@@ -108,7 +108,14 @@ class RunLauncher:
 
 
 def _first_failure(result) -> str:
-    """The root cause of the first failed step, in one line."""
+    """The first failed blocking check, or the root cause of the first failed step, in one line."""
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed and evaluation.blocking:
+                asset = evaluation.asset_key.to_user_string()
+                description = " ".join((evaluation.description or "").split())
+                return f"check {evaluation.check_name} on {asset}: {description}"
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error

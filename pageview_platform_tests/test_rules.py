@@ -656,7 +656,9 @@ def test_captured_rows_equal_accepted_plus_quarantined_and_raw_is_verbatim(
 # --------------------------------------------------------------------------- landing / empty
 
 
-def test_empty_landing_table_is_normal_and_leaves_views_unchanged(platform: Platform) -> None:
+def test_empty_pageviews_load_is_normal_and_empty_users_snapshot_is_blocked(
+    platform: Platform,
+) -> None:
     p = platform
     p.land_pageviews([])  # landing table created by "someone else", empty, fresh warehouse
     assert p.ingest_pageviews(hour_key(1, 3)) == 0
@@ -671,7 +673,8 @@ def test_empty_landing_table_is_normal_and_leaves_views_unchanged(platform: Plat
     assert p.ingest_pageviews(hour_key(1, 11)) == 0
     assert p.views() == before
     p.land_users([])
-    assert p.ingest_users(date_key(2)) == 0
+    # A partial or empty extract must not look like a mass deletion: the ingest fails.
+    assert p.ingest_users(date_key(2), expect_ok=False) == 1
     assert p.views() == before
     assert history(p) == [(1, "A", D(1), None, True)]
     hourly = {(T(1, 10), "A", 1)}

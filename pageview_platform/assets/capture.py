@@ -3,7 +3,7 @@
 from dagster import AssetsDefinition
 
 from pageview_platform.assets.partitions import Partitions, capture_window
-from pageview_platform.assets.sql_asset import sql_asset
+from pageview_platform.assets.sql_asset import ONE_RUN_PER_PARTITION, sql_asset
 
 RAW_USERS_EXTRACT = ["raw", "users_extract"]
 RAW_PAGEVIEWS_EXTRACT = ["raw", "pageviews_extract"]
@@ -25,7 +25,7 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partition_expr="snapshot_date",
             group_name="capture",
             params=capture_window,
-            backfill_policy=None,
+            backfill_policy=ONE_RUN_PER_PARTITION,
         ),
         sql_asset(
             key=RAW_PAGEVIEWS_EXTRACT,
@@ -38,7 +38,7 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partition_expr="load_hour",
             group_name="capture",
             params=capture_window,
-            backfill_policy=None,
+            backfill_policy=ONE_RUN_PER_PARTITION,
         ),
         sql_asset(
             key=USERS_QUARANTINE,
@@ -49,6 +49,7 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partitions_def=partitions.daily,
             partition_expr="snapshot_date",
             group_name="capture",
+            backfill_policy=ONE_RUN_PER_PARTITION,
         ),
         sql_asset(
             key=PAGEVIEWS_QUARANTINE,
@@ -59,5 +60,6 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partitions_def=partitions.hourly,
             partition_expr="load_hour",
             group_name="capture",
+            backfill_policy=ONE_RUN_PER_PARTITION,
         ),
     ]

@@ -18,6 +18,8 @@ WAREHOUSE_IO = "warehouse_io_manager"
 KINDS = {"duckdb", "sql"}
 # A range of partitions is one SQL statement over the whole window, so one run.
 ONE_RUN_PER_RANGE = BackfillPolicy.single_run()
+# Captures copy one load each, and their quarantine runs in the same job with them.
+ONE_RUN_PER_PARTITION = BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 
 def sql_asset(
