@@ -118,8 +118,12 @@ class AlertSink(ConfigurableResource):
         pause = 0.05
         while True:
             try:
+                # This loop bounds the wait itself, shorter than a run's.
                 connection = connect(
-                    self.database, self.connection_config, date.fromisoformat(self.start_date)
+                    self.database,
+                    self.connection_config,
+                    date.fromisoformat(self.start_date),
+                    lock_retries=0,
                 )
                 try:
                     connection.execute(_INSERT_ALERT, row)

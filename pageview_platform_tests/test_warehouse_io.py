@@ -1,5 +1,8 @@
 """The I/O manager's write path: one transaction, by column name, inside the partition."""
 
+import subprocess
+import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -118,3 +121,25 @@ def test_dataframe_is_inserted_by_name_and_empty_frames_are_fine(warehouse: Path
 def test_split_statements_drops_comments_and_blank_statements() -> None:
     script = "-- heading\nCREATE TABLE a (x INT);\n\n-- note\nCREATE VIEW b AS\nSELECT 1;\n"
     assert split_statements(script) == ["CREATE TABLE a (x INT)", "CREATE VIEW b AS\nSELECT 1"]
+
+
+def test_a_writer_waits_for_another_process_to_release_the_file(warehouse: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True);"
+            " print('holding', flush=True); time.sleep(2)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    with connect(warehouse, CONFIG, date(2024, 1, 1)) as con:
+        waited = time.monotonic() - started
+        con.execute("INSERT INTO core.sample VALUES ('2024-01-01', 'x', 1)")
+    holder.wait()
+    assert waited > 0.5, "the holder's shared lock should have made the writer wait"
+    assert _rows(warehouse) == [(datetime(2024, 1, 1), "x", 1)]

@@ -14,11 +14,23 @@ import duckdb
 from dagster import ConfigurableResource, InputContext, OutputContext, TableColumn, TableSchema
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster._utils.backoff import backoff
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field
 
 from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_statements
+
+LOCK_RETRIES = 40
+LOCK_RETRY_DELAY = 1.5  # seconds; with the first quick retries, about a minute in all
+
+
+def _lock_retry_delays() -> Iterator[float]:
+    """Quick retries first (a sensor's read is short), then a steady pace."""
+    yield from (0.05 * 2**n for n in range(6))
+    while True:
+        yield LOCK_RETRY_DELAY
+
 
 _PARAMETER = re.compile(r"\$([a-z_]+)\b")
 _deployed: set[str] = set()
@@ -26,12 +38,24 @@ _deploy_lock = Lock()
 
 
 def connect(
-    database: str | Path, config: Mapping[str, object], start_date: date
+    database: str | Path,
+    config: Mapping[str, object],
+    start_date: date,
+    lock_retries: int = LOCK_RETRIES,
 ) -> duckdb.DuckDBPyConnection:
     """A connection to the warehouse file, with its schema deployed once per process."""
     path = Path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), config=dict(config))
+    # DuckDB lets one process hold the file for writing, and readers (the sensors, a BI tool
+    # opening it read-only) block writers briefly: wait for the lock rather than fail the run.
+    connection = backoff(
+        duckdb.connect,
+        retry_on=(duckdb.IOException,),
+        args=[str(path)],
+        kwargs={"config": dict(config)},
+        max_retries=lock_retries,
+        delay_generator=_lock_retry_delays(),
+    )
     key = str(path.resolve())
     with _deploy_lock:
         if key not in _deployed:
