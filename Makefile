@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui lint validate clean
+.PHONY: demo test ui live-demo lint validate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ validate: $(STAMP)  ## the code location loads, as the UI will load it
 
 ui: $(STAMP)  ## the Dagster UI on the same instance as the CLI runs
 	$(BIN)/dagster dev -w workspace.yaml
+
+live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about 5 minutes)
+	$(BIN)/python -m pageview_platform.live_demo
 
 clean:
 	rm -rf $(VENV) data .dagster_home
