@@ -6,9 +6,10 @@ the same functions the CLI uses and start it. Runs the CLI started are left to t
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 import duckdb
 from dagster import (
@@ -215,6 +216,31 @@ def _attribution_requests(parent_run_id: str, hours: list[datetime]) -> list[Run
     ]
 
 
+T = TypeVar("T")
+_LEFT_TO_THE_CLI = SkipReason("started by the CLI, which follows up itself")
+
+
+def _plan_follow_up(
+    context: RunStatusSensorContext,
+    warehouse: Warehouse,
+    plan: Callable[[duckdb.DuckDBPyConnection, str], T],
+) -> T | SkipReason:
+    """PLAN for the finished run's (first) partition, read from the warehouse."""
+    first = _first_partition(context)
+    if first is None:
+        return _LEFT_TO_THE_CLI
+    with _landing(warehouse) as con:
+        if con is None:
+            # Failing the tick makes the sensor see this run again on the next one.
+            raise RuntimeError("warehouse busy; the next tick retries this run")
+        return plan(con, first)
+
+
+def _history_request(con: duckdb.DuckDBPyConnection, first: str) -> dict[str, str]:
+    [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
+    return _range_tags(first, max(latest.date().isoformat(), first))
+
+
 @run_status_sensor(
     name=AFTER_USERS_CAPTURE_SENSOR,
     run_status=DagsterRunStatus.SUCCESS,
@@ -226,17 +252,10 @@ def update_history_after_users_capture(
     context: RunStatusSensorContext, warehouse: Warehouse
 ) -> RunRequest | SkipReason:
     """Rebuilds postcode history from a newly captured snapshot's date through the latest."""
-    first = _first_partition(context)
-    if first is None:
-        return SkipReason("started by the CLI, which follows up itself")
-    with _landing(warehouse) as con:
-        if con is None:
-            raise RuntimeError("warehouse busy; the next tick retries this run")
-        [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
-    last = max(latest.date().isoformat(), first)
-    return RunRequest(
-        run_key=f"history:{context.dagster_run.run_id}", tags=_range_tags(first, last)
-    )
+    tags = _plan_follow_up(context, warehouse, _history_request)
+    if isinstance(tags, SkipReason):
+        return tags
+    return RunRequest(run_key=f"history:{context.dagster_run.run_id}", tags=tags)
 
 
 @run_status_sensor(
@@ -250,13 +269,11 @@ def attribute_pageviews_after_history(
     context: RunStatusSensorContext, warehouse: Warehouse
 ) -> list[RunRequest] | SkipReason:
     """Re-attributes the pageview hours a new postcode history can have changed."""
-    first = _first_partition(context)
-    if first is None:
-        return SkipReason("started by the CLI, which follows up itself")
-    with _landing(warehouse) as con:
-        if con is None:
-            raise RuntimeError("warehouse busy; the next tick retries this run")
-        hours = hours_after_history(con, date.fromisoformat(first))
+    hours = _plan_follow_up(
+        context, warehouse, lambda con, first: hours_after_history(con, date.fromisoformat(first))
+    )
+    if isinstance(hours, SkipReason):
+        return hours
     return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
 
 
@@ -271,13 +288,15 @@ def attribute_pageviews_after_capture(
     context: RunStatusSensorContext, warehouse: Warehouse
 ) -> list[RunRequest] | SkipReason:
     """Rebuilds every pageview hour a newly captured load touched, late hours included."""
-    first = _first_partition(context)
-    if first is None:
-        return SkipReason("started by the CLI, which follows up itself")
-    with _landing(warehouse) as con:
-        if con is None:
-            raise RuntimeError("warehouse busy; the next tick retries this run")
-        hours = hours_after_pageviews_capture(con, datetime.strptime(first, "%Y-%m-%d-%H:%M"))
+    hours = _plan_follow_up(
+        context,
+        warehouse,
+        lambda con, first: hours_after_pageviews_capture(
+            con, datetime.strptime(first, "%Y-%m-%d-%H:%M")
+        ),
+    )
+    if isinstance(hours, SkipReason):
+        return hours
     return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
 
 

@@ -107,6 +107,7 @@ def _all_zero(
     sql: str,
     violations: Sequence[str],
     additional_deps: Sequence[Sequence[str]] = (),
+    params: dict[str, object] | None = None,
 ) -> AssetChecksDefinition:
     """A check that passes when every violation count its SQL returns is zero."""
 
@@ -118,7 +119,7 @@ def _all_zero(
         additional_deps=list(additional_deps),
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-        row = _row(warehouse, read_sql(sql), _window(context))
+        row = _row(warehouse, read_sql(sql), {**_window(context), **(params or {})})
         broken = [f"{violation}={row[violation]}" for violation in violations if row[violation]]
         return AssetCheckResult(
             passed=not broken,
@@ -301,16 +302,18 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             name=HOURLY_TOTALS_MATCH_FACT,
             description="Each hour's pageviews sum to the fact's view_count for that hour.",
             partitions_def=partitions.hourly,
-            sql="checks/pageviews_by_postcode_at_view_hourly_totals.sql",
+            sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
+            params={"aggregate": "at_view"},
         ),
         _all_zero(
             asset=CURRENT_HOURLY,
             name=HOURLY_TOTALS_MATCH_FACT,
             description="Each hour's pageviews sum to the fact's view_count for that hour.",
             partitions_def=partitions.hourly,
-            sql="checks/pageviews_by_current_postcode_hourly_totals.sql",
+            sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
+            params={"aggregate": "current"},
         ),
         _all_zero(
             asset=CURRENT_HOURLY,

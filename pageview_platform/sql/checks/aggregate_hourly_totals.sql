@@ -1,4 +1,5 @@
--- Per hour of the window, the aggregate's pageviews against the fact's view_count.
+-- Per hour of the window, one aggregate's pageviews ($aggregate: 'at_view' or 'current')
+-- against the fact's view_count.
 WITH fact AS (
     SELECT pageview_hour, sum(view_count) AS views
     FROM core.pageview_fact
@@ -7,8 +8,13 @@ WITH fact AS (
 ),
 aggregate AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
+    FROM agg.pageviews_by_postcode_at_view_hourly
+    WHERE $aggregate = 'at_view' AND pageview_hour >= $start AND pageview_hour < $end
+    GROUP BY pageview_hour
+    UNION ALL
+    SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_current_postcode_hourly
-    WHERE pageview_hour >= $start AND pageview_hour < $end
+    WHERE $aggregate = 'current' AND pageview_hour >= $start AND pageview_hour < $end
     GROUP BY pageview_hour
 )
 SELECT
