@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -140,5 +141,25 @@ def run_launcher(dagster_home: Path) -> Iterator[RunLauncher]:
         ),
         location_name=CODE_LOCATION,
     )
-    with DagsterInstance.get() as instance, InProcessCodeLocation(origin, instance) as location:
+    with (
+        _opened_instance(dagster_home) as instance,
+        InProcessCodeLocation(origin, instance) as location,
+    ):
         yield RunLauncher(instance, location)
+
+
+@contextmanager
+def _opened_instance(dagster_home: Path) -> Iterator[DagsterInstance]:
+    """The instance at DAGSTER_HOME, its SQLite storage created by one process at a time.
+
+    Two commands started at once on a new DAGSTER_HOME would both create the tables and one
+    would fail ("table secondary_indexes already exists").
+    """
+    with (dagster_home / ".init.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_maximum_record_id()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
