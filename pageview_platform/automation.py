@@ -99,8 +99,41 @@ def _landing(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection | None]
         yield None
 
 
-def _cursor(context: SensorEvaluationContext) -> dict[str, str]:
-    return json.loads(context.cursor) if context.cursor else {}
+def _capture_if_new(
+    context: SensorEvaluationContext,
+    alerts: AlertSink,
+    *,
+    table: str,
+    fingerprint: str,
+    partition_key: str,
+    skipped_since: Callable[[str], list[str]],
+) -> SensorResult | SkipReason:
+    """One capture per new landing fingerprint, and an alert naming the loads skipped since the
+    last one (SKIPPED_SINCE gives the partition keys strictly between the last and this)."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    new_cursor = json.dumps({"fingerprint": fingerprint, "partition_key": partition_key})
+    if not cursor:
+        return SensorResult(
+            skip_reason="first tick: recorded the landing table as already seen", cursor=new_cursor
+        )
+    if cursor["fingerprint"] == fingerprint:
+        return SkipReason(f"no new load in {table}")
+    skipped = skipped_since(cursor["partition_key"])
+    if skipped:
+        alerts.raise_alert(
+            MISSED_LOAD,
+            table,
+            f"loads {', '.join(skipped)} were replaced before they were captured; their rows"
+            " are missing unless the source re-extracts them",
+        )
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"{table}:{partition_key}:{fingerprint}", partition_key=partition_key
+            )
+        ],
+        cursor=new_cursor,
+    )
 
 
 @sensor(
@@ -117,36 +150,21 @@ def capture_new_pageviews_load(
         if con is None:
             return SkipReason("warehouse busy or not created yet")
         rows, checksum, busiest_hour = con.execute(_PAGEVIEWS_FINGERPRINT).fetchone()
-    now = utcnow()
-    previous_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    previous_hour = utcnow().replace(minute=0, second=0, microsecond=0) - HOUR
     # An empty load has no rows to date it: it is the previous hour's, by the extract's clock.
     load_hour = busiest_hour or previous_hour
-    fingerprint = f"{rows}:{checksum}" if rows else f"empty:{hour_key(previous_hour)}"
-    cursor = _cursor(context)
-    if not cursor:
-        return SensorResult(
-            skip_reason="first tick: recorded the landing table as already seen",
-            cursor=json.dumps({"fingerprint": fingerprint, "load_hour": hour_key(load_hour)}),
-        )
-    if cursor["fingerprint"] == fingerprint:
-        return SkipReason("no new load")
-    last = datetime.strptime(cursor["load_hour"], "%Y-%m-%d-%H:%M")
-    if load_hour - last > HOUR:
-        missed = [hour_key(last + HOUR * n) for n in range(1, (load_hour - last) // HOUR)]
-        alerts.raise_alert(
-            MISSED_LOAD,
-            "landing.pageviews_extract",
-            f"loads {', '.join(missed)} were truncated before they were captured; their views"
-            " are missing unless the source re-extracts them",
-        )
-    return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=f"pageviews:{hour_key(load_hour)}:{fingerprint}",
-                partition_key=hour_key(load_hour),
-            )
-        ],
-        cursor=json.dumps({"fingerprint": fingerprint, "load_hour": hour_key(load_hour)}),
+
+    def skipped_since(last_key: str) -> list[str]:
+        last = datetime.strptime(last_key, "%Y-%m-%d-%H:%M")
+        return [hour_key(last + HOUR * n) for n in range(1, (load_hour - last) // HOUR)]
+
+    return _capture_if_new(
+        context,
+        alerts,
+        table="landing.pageviews_extract",
+        fingerprint=f"{rows}:{checksum}" if rows else f"empty:{hour_key(previous_hour)}",
+        partition_key=hour_key(load_hour),
+        skipped_since=skipped_since,
     )
 
 
@@ -165,31 +183,18 @@ def capture_new_users_snapshot(
             return SkipReason("warehouse busy or not created yet")
         rows, checksum = con.execute(_USERS_FINGERPRINT).fetchone()
     snapshot_day = (utcnow() + timedelta(hours=12)).date()
-    fingerprint = f"{rows}:{checksum}"
-    cursor = _cursor(context)
-    new_cursor = json.dumps({"fingerprint": fingerprint, "day": day_key(snapshot_day)})
-    if not cursor:
-        return SensorResult(
-            skip_reason="first tick: recorded the landing table as already seen", cursor=new_cursor
-        )
-    if cursor["fingerprint"] == fingerprint:
-        return SkipReason("no new snapshot")
-    last = date.fromisoformat(cursor["day"])
-    if (snapshot_day - last).days > 1:
-        missed = [day_key(last + timedelta(days=n)) for n in range(1, (snapshot_day - last).days)]
-        alerts.raise_alert(
-            MISSED_LOAD,
-            "landing.users_extract",
-            f"snapshots {', '.join(missed)} were replaced before they were captured",
-        )
-    return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=f"users:{day_key(snapshot_day)}:{fingerprint}",
-                partition_key=day_key(snapshot_day),
-            )
-        ],
-        cursor=new_cursor,
+
+    def skipped_since(last_key: str) -> list[str]:
+        last = date.fromisoformat(last_key)
+        return [day_key(last + timedelta(days=n)) for n in range(1, (snapshot_day - last).days)]
+
+    return _capture_if_new(
+        context,
+        alerts,
+        table="landing.users_extract",
+        fingerprint=f"{rows}:{checksum}",
+        partition_key=day_key(snapshot_day),
+        skipped_since=skipped_since,
     )
 
 

@@ -79,7 +79,7 @@ def test_pageviews_sensor_alerts_on_a_missed_load(
     platform: Platform, instance: dg.DagsterInstance
 ) -> None:
     _prepared(platform)
-    cursor = json.dumps({"fingerprint": "seen", "load_hour": "2024-01-01-05:00"})
+    cursor = json.dumps({"fingerprint": "seen", "partition_key": "2024-01-01-05:00"})
     platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 8, 10))])
     result = _tick(capture_new_pageviews_load, instance, cursor)
     [request] = result.run_requests
@@ -94,7 +94,7 @@ def test_users_sensor_dates_a_snapshot_by_the_nearest_midnight_and_alerts_on_a_g
 ) -> None:
     _prepared(platform)
     monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 4, 23, 50))
-    cursor = json.dumps({"fingerprint": "seen", "day": "2024-01-03"})
+    cursor = json.dumps({"fingerprint": "seen", "partition_key": "2024-01-03"})
     platform.land_users([(1, "AB1 2CD"), (2, "CD3 4EF")])
     result = _tick(capture_new_users_snapshot, instance, cursor)
     [request] = result.run_requests
