@@ -26,10 +26,10 @@ from pageview_platform.assets.capture import (
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
-from pageview_platform.assets.partitions import Partitions
+from pageview_platform.assets.partitions import Partitions, one_partition_window, window
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, execute
-from pageview_platform.warehouse.sql import read_sql, window_params
+from pageview_platform.warehouse.sql import read_sql
 
 AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
 CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
@@ -74,21 +74,13 @@ FROM previous AS p
 """
 
 
-def _window(context: AssetCheckExecutionContext) -> dict[str, object]:
-    return window_params(context.partition_time_window)
-
-
 def _one_load_window(context: AssetCheckExecutionContext) -> dict[str, object]:
     """The window of the single load a capture check is about."""
     # A capture takes one load into one partition (it refuses ranges), and the landing table
     # holds only that load: over a range these comparisons would mean nothing.
-    keys = context.partition_keys
-    if len(keys) != 1:
-        raise ValueError(
-            f"{context.check_specs[0].key.to_user_string()} checks one captured load; refusing"
-            f" {len(keys)} partitions ({keys[0]}..{keys[-1]})"
-        )
-    return _window(context)
+    return one_partition_window(
+        context, f"{context.check_specs[0].key.to_user_string()} checks one captured load"
+    )
 
 
 def _row(warehouse: Warehouse, sql: str, params: dict[str, object]) -> dict[str, Any]:
@@ -119,7 +111,7 @@ def _all_zero(
         additional_deps=list(additional_deps),
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-        row = _row(warehouse, read_sql(sql), {**_window(context), **(params or {})})
+        row = _row(warehouse, read_sql(sql), {**window(context), **(params or {})})
         broken = [f"{violation}={row[violation]}" for violation in violations if row[violation]]
         return AssetCheckResult(
             passed=not broken,
@@ -174,7 +166,7 @@ def _quarantine_balance(
         partitions_def=partitions_def,
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-        row = _row(warehouse, read_sql(sql), _window(context))
+        row = _row(warehouse, read_sql(sql), window(context))
         by_reason = row.pop("quarantined_by_reason") or {}
         passed = row["accepted"] + row["quarantined"] == row["captured"]
         return AssetCheckResult(

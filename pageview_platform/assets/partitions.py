@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dagster import (
+    AssetCheckExecutionContext,
     AssetExecutionContext,
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
@@ -36,7 +37,7 @@ class Partitions:
         )
 
 
-def window(context: AssetExecutionContext) -> dict[str, object]:
+def window(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict[str, object]:
     """The run's partition window (one partition or a range) as SQL parameters."""
     return window_params(context.partition_time_window)
 
@@ -52,10 +53,20 @@ def capture_window(context: AssetExecutionContext) -> dict[str, object]:
             f"{context.asset_key.to_user_string()} cannot be backfilled: the landing table holds"
             " only the current load; rebuild downstream assets from the captured copies instead"
         )
+    return one_partition_window(
+        context,
+        f"{context.asset_key.to_user_string()} captures the current landing table into one"
+        " partition",
+    )
+
+
+def one_partition_window(
+    context: AssetExecutionContext | AssetCheckExecutionContext, purpose: str
+) -> dict[str, object]:
+    """The window of a run that must target exactly one partition; PURPOSE says why."""
     keys = context.partition_keys
     if len(keys) != 1:
         raise ValueError(
-            f"{context.asset_key.to_user_string()} captures the current landing table into one"
-            f" partition; refusing a run over {len(keys)} partitions ({keys[0]}..{keys[-1]})"
+            f"{purpose}; refusing a run over {len(keys)} partitions ({keys[0]}..{keys[-1]})"
         )
     return window(context)
