@@ -1,8 +1,9 @@
 """Sensors and a schedule that take every landing load through the graph with nobody typing.
 
-Landing sensors notice a new load by its fingerprint and start its capture, once per load
-(run key). When a capture or history run succeeds, the follow-up sensors plan the rebuild with
-the same functions the CLI uses and start it. Runs the CLI started are left to the CLI.
+Landing sensors notice a new load by its fingerprint and start its ingest run, once per load
+(run key): capture, history or merge, all in that one run. Only a back-dated users snapshot
+needs a second run (its history as a range), which a follow-up sensor plans with the same
+function the CLI uses. Runs the CLI started are left to the CLI.
 """
 
 import json
@@ -35,18 +36,12 @@ from dagster._core.storage.tags import (
 )
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
-from pageview_platform.ingest import (
-    HOUR,
-    day_key,
-    hour_blocks,
-    hour_key,
-    hours_after_history,
-    hours_after_pageviews_capture,
-)
+from pageview_platform.ingest import HOUR, day_key, history_days_after_capture, hour_key
 from pageview_platform.jobs import (
-    attribute_pageviews,
-    capture_pageviews_load,
     capture_users_snapshot,
+    ingest_pageviews_load,
+    ingest_users_snapshot,
+    merge_pageviews_loads,
     update_postcode_history,
 )
 from pageview_platform.runs import STARTED_BY_CLI_TAG
@@ -56,9 +51,7 @@ from pageview_platform.warehouse.duckdb import Warehouse
 CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
 CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
 AFTER_USERS_CAPTURE_SENSOR = "update_history_after_users_capture"
-AFTER_HISTORY_SENSOR = "attribute_pageviews_after_history"
-AFTER_PAGEVIEWS_CAPTURE_SENSOR = "attribute_pageviews_after_capture"
-CATCH_UP_SCHEDULE = "attribute_recent_hours"
+CATCH_UP_SCHEDULE = "merge_recent_loads"
 
 CATCH_UP_HOURS = 3
 
@@ -107,6 +100,7 @@ def _capture_if_new(
     fingerprint: str,
     partition_key: str,
     skipped_since: Callable[[str], list[str]],
+    job_name: str | None = None,
 ) -> SensorResult | SkipReason:
     """One capture per new landing fingerprint, and an alert naming the loads skipped since the
     last one (SKIPPED_SINCE gives the partition keys strictly between the last and this)."""
@@ -129,7 +123,9 @@ def _capture_if_new(
     return SensorResult(
         run_requests=[
             RunRequest(
-                run_key=f"{table}:{partition_key}:{fingerprint}", partition_key=partition_key
+                run_key=f"{table}:{partition_key}:{fingerprint}",
+                partition_key=partition_key,
+                job_name=job_name,
             )
         ],
         cursor=new_cursor,
@@ -138,14 +134,14 @@ def _capture_if_new(
 
 @sensor(
     name=CAPTURE_PAGEVIEWS_SENSOR,
-    job=capture_pageviews_load,
+    job=ingest_pageviews_load,
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def capture_new_pageviews_load(
     context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
 ) -> SensorResult | SkipReason:
-    """Captures each new hourly pageviews load before the extract truncates it."""
+    """Ingests each new hourly pageviews load before the extract truncates it."""
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")
@@ -170,19 +166,21 @@ def capture_new_pageviews_load(
 
 @sensor(
     name=CAPTURE_USERS_SENSOR,
-    job=capture_users_snapshot,
+    jobs=[ingest_users_snapshot, capture_users_snapshot],
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def capture_new_users_snapshot(
     context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
 ) -> SensorResult | SkipReason:
-    """Captures each new daily users snapshot, dated by the midnight it was taken nearest to."""
+    """Ingests each new daily users snapshot, dated by the midnight it was taken nearest to; a
+    back-dated one is only captured here, and its history follows as a range."""
+    snapshot_day = (utcnow() + timedelta(hours=12)).date()
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")
         rows, checksum = con.execute(_USERS_FINGERPRINT).fetchone()
-    snapshot_day = (utcnow() + timedelta(hours=12)).date()
+        _, last = history_days_after_capture(con, snapshot_day)
 
     def skipped_since(last_key: str) -> list[str]:
         last = date.fromisoformat(last_key)
@@ -195,6 +193,7 @@ def capture_new_users_snapshot(
         fingerprint=f"{rows}:{checksum}",
         partition_key=day_key(snapshot_day),
         skipped_since=skipped_since,
+        job_name=(ingest_users_snapshot if last == snapshot_day else capture_users_snapshot).name,
     )
 
 
@@ -208,17 +207,6 @@ def _first_partition(context: RunStatusSensorContext) -> str | None:
 
 def _range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-
-
-def _attribution_requests(parent_run_id: str, hours: list[datetime]) -> list[RunRequest]:
-    return [
-        RunRequest(
-            run_key=f"attribute:{parent_run_id}:{hour_key(first)}",
-            job_name=attribute_pageviews.name,
-            tags=_range_tags(hour_key(first), hour_key(last)),
-        )
-        for first, last in hour_blocks(hours)
-    ]
 
 
 T = TypeVar("T")
@@ -263,76 +251,32 @@ def update_history_after_users_capture(
     return RunRequest(run_key=f"history:{context.dagster_run.run_id}", tags=tags)
 
 
-@run_status_sensor(
-    name=AFTER_HISTORY_SENSOR,
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[update_postcode_history],
-    request_job=attribute_pageviews,
-    default_status=DefaultSensorStatus.RUNNING,
-)
-def attribute_pageviews_after_history(
-    context: RunStatusSensorContext, warehouse: Warehouse
-) -> list[RunRequest] | SkipReason:
-    """Re-attributes the pageview hours a new postcode history can have changed."""
-    hours = _plan_follow_up(
-        context, warehouse, lambda con, first: hours_after_history(con, date.fromisoformat(first))
-    )
-    if isinstance(hours, SkipReason):
-        return hours
-    return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
-
-
-@run_status_sensor(
-    name=AFTER_PAGEVIEWS_CAPTURE_SENSOR,
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[capture_pageviews_load],
-    request_job=attribute_pageviews,
-    default_status=DefaultSensorStatus.RUNNING,
-)
-def attribute_pageviews_after_capture(
-    context: RunStatusSensorContext, warehouse: Warehouse
-) -> list[RunRequest] | SkipReason:
-    """Rebuilds every pageview hour a newly captured load touched, late hours included."""
-    hours = _plan_follow_up(
-        context,
-        warehouse,
-        lambda con, first: hours_after_pageviews_capture(
-            con, datetime.strptime(first, "%Y-%m-%d-%H:%M")
-        ),
-    )
-    if isinstance(hours, SkipReason):
-        return hours
-    return _attribution_requests(context.dagster_run.run_id, hours) or SkipReason("no views")
-
-
 @schedule(
     name=CATCH_UP_SCHEDULE,
-    job=attribute_pageviews,
+    job=merge_pageviews_loads,
     cron_schedule="20 * * * *",
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-def attribute_recent_hours(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-    """Safety net: rebuilds the last few hours, in case a follow-up run was lost."""
+def merge_recent_loads(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+    """Safety net: merges the last few loads again (a no-op when their runs succeeded)."""
     current = context.scheduled_execution_time.astimezone(UTC).replace(
         tzinfo=None, minute=0, second=0, microsecond=0
     )
     first_partition = datetime.combine(get_settings().start_date, time())
     first, last = max(current - HOUR * CATCH_UP_HOURS, first_partition), current - HOUR
     if last < first:
-        return SkipReason("no hours since the start date yet")
+        return SkipReason("no loads since the start date yet")
     return RunRequest(
         run_key=f"catch-up:{hour_key(current)}", tags=_range_tags(hour_key(first), hour_key(last))
     )
 
 
 def build_automation() -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
-    """The landing sensors, the follow-up sensors and the catch-up schedule."""
+    """The landing sensors, the back-dated-history follow-up and the catch-up schedule."""
     sensors = [
         capture_new_pageviews_load,
         capture_new_users_snapshot,
         update_history_after_users_capture,
-        attribute_pageviews_after_history,
-        attribute_pageviews_after_capture,
     ]
-    return sensors, [attribute_recent_hours]
+    return sensors, [merge_recent_loads]

@@ -25,14 +25,11 @@ from pageview_platform.assets.capture import (
     USERS_QUARANTINE,
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
-from pageview_platform.assets.pageviews import PAGEVIEW_FACT
+from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 from pageview_platform.assets.partitions import Partitions, one_partition_window, window
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, execute
 from pageview_platform.warehouse.sql import read_sql
-
-AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
-CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
 
 CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
 SNAPSHOT_NOT_EMPTY = "snapshot_not_empty"
@@ -292,7 +289,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         _all_zero(
             asset=AT_VIEW_HOURLY,
             name=HOURLY_TOTALS_MATCH_FACT,
-            description="Each hour's pageviews sum to the fact's view_count for that hour.",
+            description="Each hour the loads touched: pageviews sum to the fact's view_count.",
             partitions_def=partitions.hourly,
             sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
@@ -301,7 +298,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         _all_zero(
             asset=CURRENT_HOURLY,
             name=HOURLY_TOTALS_MATCH_FACT,
-            description="Each hour's pageviews sum to the fact's view_count for that hour.",
+            description="Each hour the loads touched: pageviews sum to the fact's view_count.",
             partitions_def=partitions.hourly,
             sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
@@ -310,12 +307,10 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         _all_zero(
             asset=CURRENT_HOURLY,
             name=HOURLY_TOTALS_MATCH_AT_VIEW,
-            description="Each hour counts as many pageviews by current postcode as by postcode"
-            " at view.",
+            description="Each hour the loads touched counts as many pageviews by current postcode"
+            " as by postcode at view.",
             partitions_def=partitions.hourly,
             sql="checks/current_postcode_vs_at_view_totals.sql",
             violations=("mismatched_hours",),
-            # In the run that rebuilds both aggregates, compare only once the other one is written.
-            additional_deps=[AT_VIEW_HOURLY],
         ),
     ]

@@ -1,8 +1,8 @@
-"""What an ingest runs: capture the load, then rebuild exactly the partitions it affects."""
+"""What an ingest runs: one Dagster run per landing load, through capture, history and merge."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 
 from pageview_platform.jobs import (
-    ATTRIBUTE_PAGEVIEWS,
-    CAPTURE_PAGEVIEWS_LOAD,
     CAPTURE_USERS_SNAPSHOT,
+    INGEST_PAGEVIEWS_LOAD,
+    INGEST_USERS_SNAPSHOT,
     UPDATE_POSTCODE_HISTORY,
 )
 from pageview_platform.runs import RunLauncher, RunOutcome
@@ -61,17 +61,6 @@ def hour_key(hour: datetime) -> str:
     return hour.strftime("%Y-%m-%d-%H:%M")
 
 
-def hour_blocks(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Consecutive runs of hours as (first, last), so each becomes one range run."""
-    blocks: list[tuple[datetime, datetime]] = []
-    for hour in sorted(set(hours)):
-        if blocks and hour - blocks[-1][1] == HOUR:
-            blocks[-1] = (blocks[-1][0], hour)
-        else:
-            blocks.append((hour, hour))
-    return blocks
-
-
 @dataclass
 class IngestReport:
     """What an ingest did, for the operator."""
@@ -82,48 +71,10 @@ class IngestReport:
     runs: list[RunOutcome] = field(default_factory=list)
 
 
-_HOURS_AFFECTED_BY_NEW_SNAPSHOT = """
-SELECT DISTINCT pageview_hour FROM core.pageview_fact WHERE pageview_hour >= $day
-UNION
-SELECT DISTINCT f.pageview_hour
-FROM core.pageview_fact AS f
-JOIN core.user_postcode_history AS h ON h.user_id = f.user_id AND h.valid_from = $day
-"""
-
-
 def history_days_after_capture(con: duckdb.DuckDBPyConnection, day: date) -> tuple[date, date]:
     """The history range a captured snapshot invalidates: its day through the latest snapshot."""
     [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
     return day, max(latest.date(), day) if latest else day
-
-
-def hours_after_history(con: duckdb.DuckDBPyConnection, day: date) -> list[datetime]:
-    """The pageview hours whose postcodes a snapshot of DAY can have changed."""
-    snapshot = datetime.combine(day, time())
-    [(captures, latest)] = execute(
-        con,
-        "SELECT (SELECT count(*) FROM ops.users_snapshot_captures WHERE snapshot_date = $day),"
-        " (SELECT max(snapshot_date) FROM raw.users_extract)",
-        {"day": snapshot},
-    ).fetchall()
-    if captures > 1 or (latest is not None and latest > snapshot):
-        # A replaced or back-dated snapshot can move any view's postcode: rebuild them all.
-        rows = con.execute("SELECT DISTINCT pageview_hour FROM core.pageview_fact").fetchall()
-    else:
-        rows = execute(con, _HOURS_AFFECTED_BY_NEW_SNAPSHOT, {"day": snapshot}).fetchall()
-    return [hour for (hour,) in rows]
-
-
-def hours_after_pageviews_capture(
-    con: duckdb.DuckDBPyConnection, load_hour: datetime
-) -> list[datetime]:
-    """Every hour any capture of the load touched: a replaced load may have left some of them."""
-    rows = execute(
-        con,
-        "SELECT DISTINCT pageview_hour FROM ops.pageview_load_hours WHERE load_hour = $load_hour",
-        {"load_hour": load_hour},
-    ).fetchall()
-    return [hour for (hour,) in rows]
 
 
 class Ingest:
@@ -143,39 +94,36 @@ class Ingest:
             con.close()
 
     def users(self, day: date) -> IngestReport:
-        """Captures the landing users snapshot as DAY's, then re-attributes what it changes."""
+        """Captures the landing users snapshot as DAY's and updates history and attribution.
+
+        One run, unless a later snapshot was captured before: then the history from DAY
+        through the latest is rebuilt as a range, in a second run.
+        """
         report = IngestReport(load=f"users snapshot {day}")
-        report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
         with self._connection() as con:
-            first, last = history_days_after_capture(con, day)
-        report.runs.append(
-            self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(first), day_key(last))
-        )
+            _, last = history_days_after_capture(con, day)
+        if last == day:
+            report.runs.append(self._launcher.run(INGEST_USERS_SNAPSHOT, day_key(day)))
+        else:
+            report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
+            report.runs.append(
+                self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
+            )
         with self._connection() as con:
-            hours = hours_after_history(con, day)
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "users_extract", "users_quarantine", "snapshot_date", snapshot_start(day)
             )
-        report.runs.extend(self._attribute(hours))
         return report
 
     def pageviews(self, hour: datetime) -> IngestReport:
-        """Captures the landing pageviews load as HOUR's, then rebuilds every hour it touched."""
+        """Captures the landing pageviews load as HOUR's and merges it, in one run."""
         report = IngestReport(load=f"pageviews load {hour:%Y-%m-%dT%H}")
-        report.runs.append(self._launcher.run(CAPTURE_PAGEVIEWS_LOAD, hour_key(hour)))
+        report.runs.append(self._launcher.run(INGEST_PAGEVIEWS_LOAD, hour_key(hour)))
         with self._connection() as con:
-            hours = hours_after_pageviews_capture(con, hour)
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "pageviews_extract", "pageviews_quarantine", "load_hour", hour
             )
-        report.runs.extend(self._attribute(hours))
         return report
-
-    def _attribute(self, hours: Iterable[datetime]) -> list[RunOutcome]:
-        return [
-            self._launcher.run(ATTRIBUTE_PAGEVIEWS, hour_key(first), hour_key(last))
-            for first, last in hour_blocks(hours)
-        ]
 
 
 def snapshot_start(day: date) -> datetime:

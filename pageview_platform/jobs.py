@@ -1,4 +1,4 @@
-"""The runs an ingest starts: one job per step of a load's path through the graph."""
+"""The runs an ingest starts: one job per load, plus the rebuilds a back-dated load needs."""
 
 from dagster import AssetSelection, define_asset_job
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -10,40 +10,55 @@ from pageview_platform.assets.capture import (
     USERS_QUARANTINE,
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
-from pageview_platform.assets.pageviews import PAGEVIEW_FACT
+from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 
+INGEST_USERS_SNAPSHOT = "ingest_users_snapshot"
 CAPTURE_USERS_SNAPSHOT = "capture_users_snapshot"
 UPDATE_POSTCODE_HISTORY = "update_postcode_history"
-CAPTURE_PAGEVIEWS_LOAD = "capture_pageviews_load"
-ATTRIBUTE_PAGEVIEWS = "attribute_pageviews"
+INGEST_PAGEVIEWS_LOAD = "ingest_pageviews_load"
+MERGE_PAGEVIEWS_LOADS = "merge_pageviews_loads"
 
+_USERS_CAPTURE = AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE)
+_HISTORY = AssetSelection.assets(USER_POSTCODE_HISTORY)
+_PAGEVIEWS_CAPTURE = AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE)
+_MERGE = AssetSelection.assets(PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY)
+
+ingest_users_snapshot = define_asset_job(
+    INGEST_USERS_SNAPSHOT,
+    selection=_USERS_CAPTURE | _HISTORY,
+    description="Capture the landing users snapshot, quarantine its bad rows, add its postcode"
+    " versions and re-attribute the views of users who moved or are new: one run per snapshot.",
+)
 capture_users_snapshot = define_asset_job(
     CAPTURE_USERS_SNAPSHOT,
-    selection=AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE),
-    description="Capture the landing users snapshot and quarantine its bad rows.",
+    selection=_USERS_CAPTURE,
+    description="Capture a back-dated users snapshot; its history is rebuilt as a range after.",
 )
 update_postcode_history = define_asset_job(
     UPDATE_POSTCODE_HISTORY,
-    selection=AssetSelection.assets(USER_POSTCODE_HISTORY),
-    description="Rebuild postcode versions from a snapshot date through the latest.",
+    selection=_HISTORY,
+    description="Rebuild postcode versions (and re-attribute views) from a date through the"
+    " latest snapshot.",
 )
-capture_pageviews_load = define_asset_job(
-    CAPTURE_PAGEVIEWS_LOAD,
-    selection=AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE),
-    description="Capture the landing pageviews load and quarantine its bad rows.",
+ingest_pageviews_load = define_asset_job(
+    INGEST_PAGEVIEWS_LOAD,
+    selection=_PAGEVIEWS_CAPTURE | _MERGE,
+    description="Capture the landing pageviews load, quarantine its bad rows and merge it into"
+    " the fact and both aggregates: one run per load.",
 )
-attribute_pageviews = define_asset_job(
-    ATTRIBUTE_PAGEVIEWS,
-    selection=AssetSelection.assets(PAGEVIEW_FACT).downstream(),
-    description="Rebuild the fact and both aggregates for a range of pageview hours.",
+merge_pageviews_loads = define_asset_job(
+    MERGE_PAGEVIEWS_LOADS,
+    selection=_MERGE,
+    description="Merge captured loads again (idempotent); a range of loads is one run.",
 )
 
 
 def build_jobs() -> list[UnresolvedAssetJobDefinition]:
-    """Capture (one partition), history (a date range) and attribution (an hour range) jobs."""
+    """The per-load ingest jobs and the jobs that rebuild from captured copies."""
     return [
+        ingest_users_snapshot,
         capture_users_snapshot,
         update_postcode_history,
-        capture_pageviews_load,
-        attribute_pageviews,
+        ingest_pageviews_load,
+        merge_pageviews_loads,
     ]

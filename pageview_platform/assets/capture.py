@@ -32,7 +32,10 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             description="Verbatim copy of each hourly pageviews load, keyed by its hour; every"
             " rebuild starts here.",
             sql="transform/capture_pageviews_extract.sql",
-            after=("transform/log_pageview_load_hours.sql",),
+            after=(
+                "transform/log_pageview_load_hours.sql",
+                "transform/log_pageview_load_capture.sql",
+            ),
             metrics="metrics/pageviews_extract.sql",
             partitions_def=partitions.hourly,
             partition_expr="load_hour",

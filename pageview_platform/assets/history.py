@@ -40,7 +40,8 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
     )
     def user_postcode_history(context: AssetExecutionContext, warehouse: Warehouse) -> SqlRelation:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
-        versions starting that day."""
+        versions starting that day. Its transaction also re-attributes the views of the users
+        whose versions changed, in the fact and both aggregates."""
         params = window(context)
         with warehouse.connection() as con:
             (later,) = con.execute(
@@ -55,7 +56,10 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         return SqlRelation.from_file(
             "transform/user_postcode_history.sql",
             params,
-            after=("transform/user_postcode_history_close_versions.sql",),
+            after=(
+                "transform/user_postcode_history_close_versions.sql",
+                "transform/reattribute_pageviews.sql",
+            ),
             metrics="metrics/user_postcode_history.sql",
         )
 

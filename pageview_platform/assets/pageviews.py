@@ -1,54 +1,84 @@
-"""The pageview fact and the two hourly aggregates the BI views read."""
+"""The pageview fact and the two hourly aggregates the BI views read, merged load by load."""
 
-from dagster import AssetDep, AssetsDefinition, TimeWindowPartitionMapping
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    multi_asset,
+)
 
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
-from pageview_platform.assets.partitions import Partitions
-from pageview_platform.assets.sql_asset import sql_asset
+from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.assets.sql_asset import KINDS
+from pageview_platform.warehouse.duckdb import Warehouse, run_script
+from pageview_platform.warehouse.sql import read_sql
 
 PAGEVIEW_FACT = ["core", "pageview_fact"]
+AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
+CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
+
+_NOTE = " A partition is a pageviews load merged in, whichever hours its views fall in."
 
 
 def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
-    """The fact and aggregate assets, partitioned by the hour in which the views happened."""
-    hourly = {
-        "partitions_def": partitions.hourly,
-        "partition_expr": "pageview_hour",
-        "group_name": "pageviews",
-    }
-    return [
-        sql_asset(
-            key=PAGEVIEW_FACT,
-            description="One row per distinct pageview, counted once across overlapping loads,"
-            " with the postcode the user had when viewing.",
-            sql="transform/pageview_fact.sql",
-            metrics="metrics/pageview_fact.sql",
-            deps=[
-                # Loads H-1 and H carry most of hour H; late rows in later loads are routed to
-                # their hour by the ingest, which rebuilds every hour a load touched.
-                AssetDep(
-                    RAW_PAGEVIEWS_EXTRACT,
-                    partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=0),
-                ),
-                USER_POSTCODE_HISTORY,
-            ],
-            **hourly,
-        ),
-        sql_asset(
-            key=["agg", "pageviews_by_postcode_at_view_hourly"],
-            description="Pageviews per hour per postcode the user had at the time of the view.",
-            sql="transform/pageviews_by_postcode_at_view_hourly.sql",
-            metrics="metrics/pageviews_by_postcode_at_view_hourly.sql",
-            deps=[PAGEVIEW_FACT],
-            **hourly,
-        ),
-        sql_asset(
-            key=["agg", "pageviews_by_current_postcode_hourly"],
-            description="Pageviews per hour per user's current (most recent) postcode.",
-            sql="transform/pageviews_by_current_postcode_hourly.sql",
-            metrics="metrics/pageviews_by_current_postcode_hourly.sql",
-            deps=[PAGEVIEW_FACT, USER_POSTCODE_HISTORY],
-            **hourly,
-        ),
-    ]
+    """The fact and both aggregates, written together by merging each captured load."""
+
+    @multi_asset(
+        name="pageview_fact_and_aggregates",
+        specs=[
+            AssetSpec(
+                PAGEVIEW_FACT,
+                description="One row per distinct pageview, counted once across overlapping"
+                " loads, with the postcode the user had when viewing." + _NOTE,
+                deps=[RAW_PAGEVIEWS_EXTRACT, USER_POSTCODE_HISTORY],
+                kinds=KINDS,
+                group_name="pageviews",
+            ),
+            AssetSpec(
+                AT_VIEW_HOURLY,
+                description="Pageviews per hour per postcode the user had at the time of the"
+                " view." + _NOTE,
+                deps=[PAGEVIEW_FACT],
+                kinds=KINDS,
+                group_name="pageviews",
+            ),
+            AssetSpec(
+                CURRENT_HOURLY,
+                description="Pageviews per hour per user's current (most recent) postcode." + _NOTE,
+                deps=[PAGEVIEW_FACT],
+                kinds=KINDS,
+                group_name="pageviews",
+            ),
+        ],
+        partitions_def=partitions.hourly,
+        # A range of loads merges in one transaction: max() over loads does not care about order.
+        backfill_policy=BackfillPolicy.single_run(),
+    )
+    def pageview_fact_and_aggregates(
+        context: AssetExecutionContext, warehouse: Warehouse
+    ) -> Iterator[MaterializeResult]:
+        """Merges the run's loads into the fact and moves both aggregates by the difference, in
+        one transaction, so the BI views never see one without the other."""
+        with warehouse.connection() as con:
+            metrics = run_script(
+                con,
+                [
+                    read_sql("transform/rebuild_pageview_hours.sql"),
+                    read_sql("transform/merge_pageviews_loads.sql"),
+                ],
+                window(context),
+                read_sql("metrics/merge_pageviews_loads.sql"),
+            )
+        yield MaterializeResult(asset_key=PAGEVIEW_FACT, metadata=metrics)
+        for key in (AT_VIEW_HOURLY, CURRENT_HOURLY):
+            yield MaterializeResult(
+                asset_key=key,
+                metadata={name: metrics[name] for name in ("added_views", "hours_touched")},
+            )
+
+    return [pageview_fact_and_aggregates]

@@ -152,8 +152,9 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
                     f"{table}: wrote {inserted} rows but the partition holds {in_slice}; the SQL"
                     " writes outside its partition or partition_expr is wrong"
                 )
-        for statement in obj.after:
-            execute(connection, statement, obj.params)
+        for script in obj.after:
+            for statement in split_statements(script):
+                execute(connection, statement, obj.params)
         metrics: dict[str, float] = {}
         if obj.metrics:
             cursor = execute(connection, obj.metrics, obj.params)
@@ -219,8 +220,38 @@ class WarehouseIOManager(DuckDBIOManager):
         )
 
 
+def run_script(
+    connection: duckdb.DuckDBPyConnection,
+    scripts: Sequence[str],
+    params: Mapping[str, object],
+    metrics: str | None = None,
+) -> dict[str, float]:
+    """Runs the statements of SCRIPTS in one transaction; returns the METRICS query's one row.
+
+    For assets that change tables in place (merges) rather than replace a partition.
+    """
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for script in scripts:
+            for statement in split_statements(script):
+                execute(connection, statement, params)
+        row: dict[str, float] = {}
+        if metrics:
+            cursor = execute(connection, metrics, params)
+            values = cursor.fetchone()
+            row = {
+                name: value or 0
+                for (name, *_), value in zip(cursor.description, values, strict=True)
+            }
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return row
+
+
 class Warehouse(ConfigurableResource):
-    """A connection to the warehouse for reads that steer a run (never for writing assets)."""
+    """A connection to the warehouse: for reads that steer a run, and for assets that merge."""
 
     database: str = Field(description="Path to the DuckDB warehouse file.")
     connection_config: dict[str, Any] = Field(default={}, description="DuckDB settings.")

@@ -1,20 +1,25 @@
--- Per hour of the window, one aggregate's pageviews ($aggregate: 'at_view' or 'current')
+-- Per hour the window's loads touched, one aggregate's pageviews ($aggregate: 'at_view' or 'current')
 -- against the fact's view_count.
-WITH fact AS (
+WITH hours AS (
+    SELECT DISTINCT pageview_hour
+    FROM ops.pageview_load_hours
+    WHERE load_hour >= $start AND load_hour < $end
+),
+fact AS (
     SELECT pageview_hour, sum(view_count) AS views
     FROM core.pageview_fact
-    WHERE pageview_hour >= $start AND pageview_hour < $end
+    WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
     GROUP BY pageview_hour
 ),
 aggregate AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_postcode_at_view_hourly
-    WHERE $aggregate = 'at_view' AND pageview_hour >= $start AND pageview_hour < $end
+    WHERE $aggregate = 'at_view' AND pageview_hour IN (SELECT pageview_hour FROM hours)
     GROUP BY pageview_hour
     UNION ALL
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_current_postcode_hourly
-    WHERE $aggregate = 'current' AND pageview_hour >= $start AND pageview_hour < $end
+    WHERE $aggregate = 'current' AND pageview_hour IN (SELECT pageview_hour FROM hours)
     GROUP BY pageview_hour
 )
 SELECT

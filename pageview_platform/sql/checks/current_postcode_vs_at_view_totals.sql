@@ -1,14 +1,19 @@
--- Per hour of the window, both questions count the same pageviews, only per other postcodes.
-WITH current_postcode AS (
+-- Per hour the window's loads touched, both questions count the same pageviews, only per other postcodes.
+WITH hours AS (
+    SELECT DISTINCT pageview_hour
+    FROM ops.pageview_load_hours
+    WHERE load_hour >= $start AND load_hour < $end
+),
+current_postcode AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_current_postcode_hourly
-    WHERE pageview_hour >= $start AND pageview_hour < $end
+    WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
     GROUP BY pageview_hour
 ),
 at_view AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_postcode_at_view_hourly
-    WHERE pageview_hour >= $start AND pageview_hour < $end
+    WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
     GROUP BY pageview_hour
 )
 SELECT

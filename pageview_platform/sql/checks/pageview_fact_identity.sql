@@ -1,7 +1,12 @@
--- One row per pageview identity (user_id, url, pageview_datetime) in the window, keys and
--- postcode present.
-WITH window_rows AS (
-    SELECT * FROM core.pageview_fact WHERE pageview_hour >= $start AND pageview_hour < $end
+-- One row per pageview identity (user_id, url, pageview_datetime) in the hours the window's
+-- loads touched, keys and postcode present.
+WITH hours AS (
+    SELECT DISTINCT pageview_hour
+    FROM ops.pageview_load_hours
+    WHERE load_hour >= $start AND load_hour < $end
+),
+window_rows AS (
+    SELECT * FROM core.pageview_fact WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
 )
 SELECT
     count(*) AS fact_rows,

@@ -19,3 +19,10 @@ CREATE TABLE IF NOT EXISTS ops.users_snapshot_captures (
     captured_rows BIGINT NOT NULL,
     content_hash VARCHAR NOT NULL
 );
+-- Every distinct content a pageviews load was captured with: two for one load hour mean it was
+-- replaced, and its hours are rebuilt from every captured load rather than merged.
+CREATE TABLE IF NOT EXISTS ops.pageview_load_captures (
+    load_hour TIMESTAMP NOT NULL,
+    captured_rows BIGINT NOT NULL,
+    content_hash VARCHAR NOT NULL
+);

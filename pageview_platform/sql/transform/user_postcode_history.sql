@@ -7,10 +7,11 @@ WITH snapshot AS (
     WHERE snapshot_date >= $start AND snapshot_date < $end AND reject_reason IS NULL
 ),
 before_window AS (
+    -- Each user's version at the window's start (the window's own versions are deleted, so the
+    -- one before them still ends at or after $start).
     SELECT user_id, postcode
     FROM core.user_postcode_history
-    WHERE valid_from < $start
-    QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY valid_from DESC) = 1
+    WHERE valid_from < $start AND (valid_to IS NULL OR valid_to >= $start)
 ),
 sequenced AS (
     SELECT

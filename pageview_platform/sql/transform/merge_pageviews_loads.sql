@@ -1,0 +1,107 @@
+-- Merges the loads of the window into the fact and both hourly aggregates, in one transaction.
+-- A pageview's view_count is the highest count of it within any one load, so merging a load
+-- is max(): idempotent and order-free. Only what changes is written; the aggregates move by
+-- the difference. (A replaced load cannot lower a count: rebuild_pageview_hours.sql runs first.)
+
+-- The window's pageviews, counted per load and then maxed over its loads.
+CREATE OR REPLACE TEMP TABLE merge_load_views AS
+SELECT
+    date_trunc('hour', pageview_datetime) AS pageview_hour,
+    user_id,
+    url,
+    pageview_datetime,
+    max(views_in_load) AS view_count
+FROM (
+    SELECT load_hour, user_id, url, pageview_datetime, count(*) AS views_in_load
+    FROM core.pageviews_extract_checked
+    WHERE load_hour >= $start AND load_hour < $end AND reject_reason IS NULL
+    GROUP BY load_hour, user_id, url, pageview_datetime
+) AS per_load
+GROUP BY user_id, url, pageview_datetime;
+
+-- What the window adds: new pageviews, and known ones counted higher here. A new pageview
+-- takes the postcode the user had when viewing (before their first snapshot: the first one).
+CREATE OR REPLACE TEMP TABLE merge_changes AS
+WITH changed AS (
+    SELECT
+        l.pageview_hour,
+        l.user_id,
+        l.url,
+        l.pageview_datetime,
+        l.view_count,
+        l.view_count - coalesce(f.view_count, 0) AS added_views,
+        f.view_count IS NULL AS is_new,
+        f.postcode_at_view AS known_postcode
+    FROM merge_load_views AS l
+    LEFT JOIN core.pageview_fact AS f
+        ON f.pageview_hour = l.pageview_hour
+        AND f.user_id = l.user_id
+        AND f.pageview_datetime = l.pageview_datetime
+        AND f.url = l.url
+    WHERE f.view_count IS NULL OR l.view_count > f.view_count
+)
+SELECT
+    c.pageview_hour,
+    c.user_id,
+    c.url,
+    c.pageview_datetime,
+    c.view_count,
+    c.added_views,
+    c.is_new,
+    coalesce(c.known_postcode, a.postcode, 'UNKNOWN') AS postcode_at_view,
+    -- Attributed to the user's current version (or to no version): the current postcode is
+    -- the same; otherwise it is looked up below.
+    c.is_new AND (a.user_id IS NULL OR a.valid_to IS NULL) AS at_current_version
+FROM changed AS c
+LEFT JOIN core.user_postcode_history AS a
+    ON c.is_new
+    AND a.user_id = c.user_id
+    AND c.pageview_datetime >= CASE
+        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
+    END
+    AND c.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP));
+
+INSERT INTO core.pageview_fact BY NAME
+SELECT pageview_hour, user_id, url, pageview_datetime, view_count, postcode_at_view
+FROM merge_changes
+WHERE is_new;
+
+UPDATE core.pageview_fact AS f
+SET view_count = c.view_count
+FROM merge_changes AS c
+WHERE NOT c.is_new
+    AND f.pageview_hour = c.pageview_hour
+    AND f.user_id = c.user_id
+    AND f.pageview_datetime = c.pageview_datetime
+    AND f.url = c.url;
+
+MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
+USING (
+    SELECT pageview_hour, postcode_at_view AS postcode, sum(added_views) AS pageviews
+    FROM merge_changes
+    GROUP BY pageview_hour, postcode_at_view
+) AS d
+ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
+WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
+WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
+    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+
+MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
+USING (
+    SELECT pageview_hour, postcode, sum(added_views) AS pageviews
+    FROM (
+        SELECT pageview_hour, postcode_at_view AS postcode, added_views
+        FROM merge_changes
+        WHERE at_current_version
+        UNION ALL
+        SELECT c.pageview_hour, coalesce(u.postcode, 'UNKNOWN'), c.added_views
+        FROM merge_changes AS c
+        LEFT JOIN agg.current_postcode_by_user AS u ON u.user_id = c.user_id
+        WHERE NOT c.at_current_version
+    ) AS moved
+    GROUP BY pageview_hour, postcode
+) AS d
+ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
+WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
+WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
+    VALUES (d.pageview_hour, d.postcode, d.pageviews);

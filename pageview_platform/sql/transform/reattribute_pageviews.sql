@@ -1,0 +1,102 @@
+-- After the window's postcode versions are written: re-attributes the views of every user whose
+-- versions the window changed, in the same transaction, moving both aggregates by the
+-- difference. agg.current_postcode_by_user records the postcode each user's views are counted
+-- under in the current-postcode aggregate, so a rerun moves nothing twice.
+
+-- Users with a version from the window on, or counted under one: new users, movers, and
+-- users whose window version a replaced snapshot took away.
+CREATE OR REPLACE TEMP TABLE reattributed_users AS
+WITH changed AS (
+    SELECT user_id FROM core.user_postcode_history WHERE valid_from >= $start
+    UNION
+    SELECT user_id FROM agg.current_postcode_by_user WHERE valid_from >= $start
+)
+SELECT
+    c.user_id,
+    coalesce(counted.postcode, 'UNKNOWN') AS counted_postcode,
+    coalesce(v.postcode, 'UNKNOWN') AS postcode,
+    v.valid_from,
+    -- Views before the window keep their version, unless the user's first version is in it.
+    EXISTS (
+        SELECT 1 FROM core.user_postcode_history AS e
+        WHERE e.user_id = c.user_id AND e.valid_from < $start
+    ) AS has_earlier_version
+FROM changed AS c
+LEFT JOIN agg.current_postcode_by_user AS counted ON counted.user_id = c.user_id
+LEFT JOIN core.user_postcode_history AS v ON v.user_id = c.user_id AND v.is_current;
+
+-- Their views: one pass over the fact, without the wide url column.
+CREATE OR REPLACE TEMP TABLE reattributed_views AS
+SELECT
+    f.rowid AS fact_row,
+    f.pageview_hour,
+    f.user_id,
+    f.pageview_datetime,
+    f.view_count,
+    f.postcode_at_view AS previous_postcode,
+    f.pageview_datetime >= $start OR NOT u.has_earlier_version AS may_move
+FROM core.pageview_fact AS f
+JOIN reattributed_users AS u ON u.user_id = f.user_id;
+
+CREATE OR REPLACE TEMP TABLE reattributed_postcodes AS
+SELECT v.fact_row, v.pageview_hour, v.view_count, v.previous_postcode,
+    coalesce(a.postcode, 'UNKNOWN') AS postcode_at_view
+FROM reattributed_views AS v
+LEFT JOIN core.user_postcode_history AS a
+    ON a.user_id = v.user_id
+    AND v.pageview_datetime >= CASE
+        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
+    END
+    AND v.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP))
+WHERE v.may_move AND coalesce(a.postcode, 'UNKNOWN') <> v.previous_postcode;
+
+UPDATE core.pageview_fact AS f
+SET postcode_at_view = p.postcode_at_view
+FROM reattributed_postcodes AS p
+WHERE f.rowid = p.fact_row;
+
+MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
+USING (
+    SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
+    FROM (
+        SELECT pageview_hour, postcode_at_view AS postcode, view_count AS pageviews
+        FROM reattributed_postcodes
+        UNION ALL
+        SELECT pageview_hour, previous_postcode, -view_count
+        FROM reattributed_postcodes
+    ) AS moved
+    GROUP BY pageview_hour, postcode
+) AS d
+ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
+WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
+WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
+    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+
+MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
+USING (
+    SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
+    FROM (
+        SELECT v.pageview_hour, u.postcode, v.view_count AS pageviews
+        FROM reattributed_views AS v
+        JOIN reattributed_users AS u ON u.user_id = v.user_id
+        WHERE u.postcode <> u.counted_postcode
+        UNION ALL
+        SELECT v.pageview_hour, u.counted_postcode, -v.view_count
+        FROM reattributed_views AS v
+        JOIN reattributed_users AS u ON u.user_id = v.user_id
+        WHERE u.postcode <> u.counted_postcode
+    ) AS moved
+    GROUP BY pageview_hour, postcode
+) AS d
+ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
+WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
+WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
+    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+
+DELETE FROM agg.current_postcode_by_user
+WHERE user_id IN (SELECT user_id FROM reattributed_users);
+
+INSERT INTO agg.current_postcode_by_user BY NAME
+SELECT user_id, postcode, valid_from
+FROM reattributed_users
+WHERE valid_from IS NOT NULL;

@@ -1,0 +1,61 @@
+-- Rebuilds, from every captured load, the hours that any capture of a replaced load in the
+-- window touched: a replaced load can lower or remove counts, which a merge cannot.
+CREATE OR REPLACE TEMP TABLE rebuilt_hours AS
+SELECT DISTINCT pageview_hour
+FROM ops.pageview_load_hours
+WHERE load_hour IN (
+    SELECT load_hour
+    FROM ops.pageview_load_captures
+    WHERE load_hour >= $start AND load_hour < $end
+    GROUP BY load_hour
+    HAVING count(*) > 1
+);
+
+DELETE FROM core.pageview_fact WHERE pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours);
+
+INSERT INTO core.pageview_fact BY NAME
+WITH per_load AS (
+    SELECT load_hour, user_id, url, pageview_datetime, count(*) AS views_in_load
+    FROM core.pageviews_extract_checked
+    WHERE reject_reason IS NULL
+        AND date_trunc('hour', pageview_datetime) IN (SELECT pageview_hour FROM rebuilt_hours)
+    GROUP BY load_hour, user_id, url, pageview_datetime
+),
+pageview AS (
+    SELECT user_id, url, pageview_datetime, max(views_in_load) AS view_count
+    FROM per_load
+    GROUP BY user_id, url, pageview_datetime
+)
+SELECT
+    date_trunc('hour', p.pageview_datetime) AS pageview_hour,
+    p.user_id,
+    p.url,
+    p.pageview_datetime,
+    p.view_count,
+    coalesce(a.postcode, 'UNKNOWN') AS postcode_at_view
+FROM pageview AS p
+LEFT JOIN core.user_postcode_history AS a
+    ON a.user_id = p.user_id
+    AND p.pageview_datetime >= CASE
+        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
+    END
+    AND p.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP));
+
+DELETE FROM agg.pageviews_by_postcode_at_view_hourly
+WHERE pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours);
+
+INSERT INTO agg.pageviews_by_postcode_at_view_hourly BY NAME
+SELECT pageview_hour, postcode_at_view AS postcode, sum(view_count) AS pageviews
+FROM core.pageview_fact
+WHERE pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours)
+GROUP BY pageview_hour, postcode_at_view;
+
+DELETE FROM agg.pageviews_by_current_postcode_hourly
+WHERE pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours);
+
+INSERT INTO agg.pageviews_by_current_postcode_hourly BY NAME
+SELECT f.pageview_hour, coalesce(u.postcode, 'UNKNOWN') AS postcode, sum(f.view_count) AS pageviews
+FROM core.pageview_fact AS f
+LEFT JOIN agg.current_postcode_by_user AS u ON u.user_id = f.user_id
+WHERE f.pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours)
+GROUP BY f.pageview_hour, coalesce(u.postcode, 'UNKNOWN');
