@@ -22,7 +22,7 @@ from pageview_platform.alerts import (
     build_alert_sensors,
 )
 from pageview_platform.definitions import defs
-from pageview_platform.jobs import CAPTURE_USERS_SNAPSHOT
+from pageview_platform.jobs import INGEST_USERS_SNAPSHOT
 from pageview_platform.runs import ensure_dagster_home
 from pageview_platform.settings import get_settings
 from pageview_platform_tests.harness import Platform
@@ -171,8 +171,8 @@ def test_run_failure_alert_names_the_job_partition_and_error(
     )
 
     [(kind, subject, message, run_id)] = platform.query(ALERTS)
-    assert (kind, subject, run_id) == (RUN_FAILURE, CAPTURE_USERS_SNAPSHOT, run.run_id)
-    assert message.startswith(f"{CAPTURE_USERS_SNAPSHOT} [2024-01-01] failed: step ")
+    assert (kind, subject, run_id) == (RUN_FAILURE, INGEST_USERS_SNAPSHOT, run.run_id)
+    assert message.startswith(f"{INGEST_USERS_SNAPSHOT} [2024-01-01] failed: step ")
     assert '"id"' in message and "\n" not in message
 
 

@@ -1,4 +1,4 @@
-"""Sensors capture each landing load once, notice missed loads, and follow captures up."""
+"""Sensors ingest each landing load once, notice missed loads, and follow back-dated ones up."""
 
 import json
 from collections.abc import Iterator
@@ -10,12 +10,10 @@ import pytest
 from pageview_platform import automation
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.automation import (
-    AFTER_PAGEVIEWS_CAPTURE_SENSOR,
     AFTER_USERS_CAPTURE_SENSOR,
-    attribute_pageviews_after_capture,
-    attribute_recent_hours,
     capture_new_pageviews_load,
     capture_new_users_snapshot,
+    merge_recent_loads,
     update_history_after_users_capture,
 )
 from pageview_platform.definitions import defs
@@ -130,30 +128,40 @@ def _materialize_job(instance: dg.DagsterInstance, job_name: str, partition_key:
     return result.run_id
 
 
-def test_finished_pageviews_capture_is_followed_by_attribution_of_every_touched_hour(
+def test_a_pageviews_load_is_ingested_in_one_run_by_the_sensor(
     platform: Platform, instance: dg.DagsterInstance
 ) -> None:
     _prepared(platform)
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    first = _tick(capture_new_pageviews_load, instance, None)
     platform.land_pageviews(
         [
-            (1, "/a", datetime(2024, 1, 1, 5, 10)),
-            (1, "/b", datetime(2024, 1, 1, 6, 2)),
+            (1, "/a", datetime(2024, 1, 1, 6, 10)),
+            (1, "/b", datetime(2024, 1, 1, 6, 20)),
             (1, "/late", datetime(2024, 1, 1, 1, 30)),
         ]
     )
-    run_id = _materialize_job(instance, "capture_pageviews_load", "2024-01-01-05:00")
-    requests = attribute_pageviews_after_capture(
-        _success_context(instance, AFTER_PAGEVIEWS_CAPTURE_SENSOR, run_id)
-    )
-    ranges = sorted(
-        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
-        for r in requests
-    )
-    assert ranges == [
-        ("2024-01-01-01:00", "2024-01-01-01:00"),
-        ("2024-01-01-05:00", "2024-01-01-06:00"),
-    ]
-    assert all(r.job_name == "attribute_pageviews" for r in requests)
+    [request] = _tick(capture_new_pageviews_load, instance, first.cursor).run_requests
+    assert request.partition_key == "2024-01-01-06:00"
+    run_id = _materialize_job(instance, "ingest_pageviews_load", request.partition_key)
+    assert instance.get_run_by_id(run_id).is_success
+    assert platform.query(
+        "SELECT pageview_hour, postcode, pageviews"
+        " FROM agg.pageviews_by_postcode_at_view_hourly ORDER BY ALL"
+    ) == [(datetime(2024, 1, 1, 1), "AB1 2CD", 1), (datetime(2024, 1, 1, 6), "AB1 2CD", 2)]
+
+
+def test_a_back_dated_users_snapshot_is_only_captured_by_the_sensor(
+    platform: Platform, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prepared(platform)
+    platform.land_users([(1, "ZZ9 9ZZ")])
+    platform.ingest_users("2024-01-03")
+    first = _tick(capture_new_users_snapshot, instance, None)
+    platform.land_users([(1, "XY1 1XY")])
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 2, 0, 5))
+    [request] = _tick(capture_new_users_snapshot, instance, first.cursor).run_requests
+    assert (request.partition_key, request.job_name) == ("2024-01-02", "capture_users_snapshot")
 
 
 def test_finished_users_capture_is_followed_by_history_through_the_latest_snapshot(
@@ -174,18 +182,21 @@ def test_finished_users_capture_is_followed_by_history_through_the_latest_snapsh
 def test_runs_the_cli_started_are_left_to_the_cli(
     platform: Platform, instance: dg.DagsterInstance
 ) -> None:
-    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
-    platform.ingest_pageviews("2024-01-01T05")
-    [capture] = instance.get_runs(dg.RunsFilter(job_name="capture_pageviews_load"))
-    result = attribute_pageviews_after_capture(
-        _success_context(instance, AFTER_PAGEVIEWS_CAPTURE_SENSOR, capture.run_id)
+    _prepared(platform)
+    platform.land_users([(1, "ZZ9 9ZZ")])
+    platform.ingest_users("2024-01-03")
+    platform.land_users([(1, "XY1 1XY")])
+    platform.ingest_users("2024-01-02")
+    [capture] = instance.get_runs(dg.RunsFilter(job_name="capture_users_snapshot"))
+    result = update_history_after_users_capture(
+        _success_context(instance, AFTER_USERS_CAPTURE_SENSOR, capture.run_id)
     )
     assert isinstance(result, dg.SkipReason)
 
 
-def test_catch_up_schedule_rebuilds_the_last_three_hours(platform: Platform) -> None:
+def test_catch_up_schedule_merges_the_last_three_loads_again(platform: Platform) -> None:
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 1, 10, 20))
-    request = attribute_recent_hours(context)
+    request = merge_recent_loads(context)
     assert request.tags["dagster/asset_partition_range_start"] == "2024-03-01-07:00"
     assert request.tags["dagster/asset_partition_range_end"] == "2024-03-01-09:00"
 

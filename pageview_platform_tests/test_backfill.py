@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pageview_platform.jobs import ATTRIBUTE_PAGEVIEWS, UPDATE_POSTCODE_HISTORY
+from pageview_platform.jobs import MERGE_PAGEVIEWS_LOADS, UPDATE_POSTCODE_HISTORY
 from pageview_platform.runs import run_launcher
 from pageview_platform.settings import get_settings
 from pageview_platform_tests.harness import Platform
@@ -37,7 +37,7 @@ def test_range_backfills_run_once_and_reproduce_the_same_rows(platform: Platform
 
     with run_launcher(get_settings().dagster_home) as launcher:
         history = launcher.run(UPDATE_POSTCODE_HISTORY, "2024-01-01", "2024-01-02")
-        attribution = launcher.run(ATTRIBUTE_PAGEVIEWS, "2024-01-01-00:00", "2024-01-02-23:00")
+        merge = launcher.run(MERGE_PAGEVIEWS_LOADS, "2024-01-01-00:00", "2024-01-02-23:00")
     assert history.partitions == "2024-01-01...2024-01-02"
-    assert attribution.partitions == "2024-01-01-00:00...2024-01-02-23:00"
+    assert merge.partitions == "2024-01-01-00:00...2024-01-02-23:00"
     assert _contents(platform) == before

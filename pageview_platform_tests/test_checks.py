@@ -30,6 +30,7 @@ from dagster._core.storage.tags import (
 )
 
 from pageview_platform import checks
+from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY
 from pageview_platform.definitions import defs
 from pageview_platform.settings import SettingsError, get_settings
 from pageview_platform_tests.harness import Platform, platform_at
@@ -40,8 +41,8 @@ USERS_QUARANTINE = AssetKey(["core", "users_quarantine"])
 PAGEVIEWS_QUARANTINE = AssetKey(["core", "pageviews_quarantine"])
 HISTORY = AssetKey(["core", "user_postcode_history"])
 FACT = AssetKey(["core", "pageview_fact"])
-AT_VIEW = AssetKey(checks.AT_VIEW_HOURLY)
-CURRENT = AssetKey(checks.CURRENT_HOURLY)
+AT_VIEW = AssetKey(AT_VIEW_HOURLY)
+CURRENT = AssetKey(CURRENT_HOURLY)
 
 DAY_1, DAY_2 = "2024-01-02", "2024-01-03"
 HOUR_OF_DAY_1_LOAD = "2024-01-02-10:00"
@@ -278,10 +279,11 @@ def test_every_job_runs_the_checks_of_the_assets_it_selects() -> None:
     all_checks = {key for c in definitions.asset_checks for key in c.check_keys}
     covered = set()
     for job_name in (
+        "ingest_users_snapshot",
         "capture_users_snapshot",
         "update_postcode_history",
-        "capture_pageviews_load",
-        "attribute_pageviews",
+        "ingest_pageviews_load",
+        "merge_pageviews_loads",
     ):
         graph = definitions.resolve_job_def(job_name).asset_layer.asset_graph
         in_job = set(graph.asset_check_keys)
@@ -382,7 +384,7 @@ def test_a_shrunk_snapshot_fails_the_ingest_and_leaves_history_alone(
         # Only the CLI's own line: Python warnings raised while loading may precede it.
         err = capsys.readouterr().err.splitlines()
         [reason] = [line for line in err if line.startswith("pageview-platform:")]
-        assert "capture_users_snapshot [2024-01-03] failed" in reason
+        assert "ingest_users_snapshot [2024-01-03] failed" in reason
         assert checks.SNAPSHOT_NOT_SHRUNK in reason
         assert _history_and_views(platform) == before
 

@@ -40,7 +40,7 @@ def test_ingest_prints_what_it_did(platform: Platform, capsys: pytest.CaptureFix
     platform.ingest_users("2024-01-01")
     out = capsys.readouterr().out
     assert "users snapshot 2024-01-01: captured 2 rows, quarantined 1" in out
-    assert "capture_users_snapshot [2024-01-01] ok" in out
+    assert "ingest_users_snapshot [2024-01-01] ok" in out
 
 
 def test_ingest_runs_are_recorded_with_the_code_location_the_ui_loads(platform: Platform) -> None:
@@ -48,7 +48,7 @@ def test_ingest_runs_are_recorded_with_the_code_location_the_ui_loads(platform: 
     platform.ingest_pageviews("2024-01-01T00")
     with DagsterInstance.get() as instance:
         runs = instance.get_runs()
-    assert {run.job_name for run in runs} == {"capture_pageviews_load", "attribute_pageviews"}
+    assert {run.job_name for run in runs} == {"ingest_pageviews_load"}
     for run in runs:
         assert run.status == DagsterRunStatus.SUCCESS
         assert run.remote_job_origin is not None
@@ -66,7 +66,7 @@ def test_failed_run_exits_1_with_the_reason(
         con.execute("CREATE TABLE landing.users_extract (user_id BIGINT, postcode VARCHAR)")
     assert platform.ingest_users("2024-01-01", expect_ok=False) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("pageview-platform: capture_users_snapshot [2024-01-01] failed")
+    assert err.startswith("pageview-platform: ingest_users_snapshot [2024-01-01] failed")
     assert "\n" not in err
 
 

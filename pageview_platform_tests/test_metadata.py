@@ -33,7 +33,8 @@ def test_load_capture_reports_rows_late_rows_overlap_and_users(platform: Platfor
     quarantine = _metadata(["core", "pageviews_quarantine"])
     assert (quarantine["quarantined_rows"], quarantine["missing_user_id"]) == (1, 1)
     fact = _metadata(["core", "pageview_fact"])
-    assert fact["unknown_postcode_rows"] >= 1
+    assert (fact["new_pageviews"], fact["late_pageviews"], fact["hours_touched"]) == (3, 1, 3)
+    assert (fact["unknown_postcode_pageviews"], fact["replaced_loads"]) == (3, 0)
 
 
 def test_history_reports_new_and_moved_users(platform: Platform) -> None:
@@ -43,5 +44,8 @@ def test_history_reports_new_and_moved_users(platform: Platform) -> None:
     platform.ingest_users("2024-01-02")
     history = _metadata(["core", "user_postcode_history"])
     assert (history["new_users"], history["moved_users"]) == (1, 1)
+    # No views yet: nothing to re-attribute, but both users count under their new postcode.
+    assert history["views_reattributed_at_view"] == 0
+    assert history["users_moved_in_current_aggregate"] == 2
     snapshot = _metadata(["raw", "users_extract"])
     assert snapshot["distinct_users"] == 3

@@ -15,7 +15,7 @@ from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
-from pageview_platform.warehouse.duckdb import Warehouse, run_script
+from pageview_platform.warehouse.duckdb import Warehouse, execute, run_script
 from pageview_platform.warehouse.sql import read_sql
 
 PAGEVIEW_FACT = ["core", "pageview_fact"]
@@ -64,17 +64,22 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
     ) -> Iterator[MaterializeResult]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""
+        params = window(context)
         with warehouse.connection() as con:
+            (replaced_loads,) = execute(
+                con, read_sql("transform/replaced_pageview_loads.sql"), params
+            ).fetchone()
+            # Rebuilding reads every captured load: only worth it when a load was replaced.
+            rebuild = ["transform/rebuild_pageview_hours.sql"] if replaced_loads else []
             metrics = run_script(
                 con,
-                [
-                    read_sql("transform/rebuild_pageview_hours.sql"),
-                    read_sql("transform/merge_pageviews_loads.sql"),
-                ],
-                window(context),
+                [read_sql(path) for path in [*rebuild, "transform/merge_pageviews_loads.sql"]],
+                params,
                 read_sql("metrics/merge_pageviews_loads.sql"),
             )
-        yield MaterializeResult(asset_key=PAGEVIEW_FACT, metadata=metrics)
+        yield MaterializeResult(
+            asset_key=PAGEVIEW_FACT, metadata={**metrics, "replaced_loads": replaced_loads}
+        )
         for key in (AT_VIEW_HOURLY, CURRENT_HOURLY):
             yield MaterializeResult(
                 asset_key=key,

@@ -6,6 +6,5 @@ SELECT
     count(*) FILTER (is_new AND pageview_hour < CAST($start AS TIMESTAMP) - INTERVAL 1 HOUR)
         AS late_pageviews,
     count(*) FILTER (is_new AND postcode_at_view = 'UNKNOWN') AS unknown_postcode_pageviews,
-    count(DISTINCT pageview_hour) AS hours_touched,
-    (SELECT count(*) FROM rebuilt_hours) AS hours_rebuilt
+    count(DISTINCT pageview_hour) AS hours_touched
 FROM merge_changes
