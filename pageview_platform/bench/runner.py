@@ -125,19 +125,22 @@ def _rows_materialized(stat) -> int | None:
     """The rows a step's materializations wrote; None for a step that materializes nothing."""
     if not stat.materialization_events:
         return None
-    rows = 0
+    # A run over a range of partitions records one materialization per partition, each with the
+    # metadata of the whole write: count each asset once.
+    per_asset: dict[str, int] = {}
     for entry in stat.materialization_events:
-        metadata = entry.asset_materialization.metadata
+        materialization = entry.asset_materialization
+        metadata = materialization.metadata
         for key in _ROW_COUNT_KEYS:
             if key in metadata:
-                rows += int(metadata[key].value)
+                per_asset[materialization.asset_key.to_user_string()] = int(metadata[key].value)
                 break
-    return rows
+    return sum(per_asset.values())
 
 
 def _pipeline_stages(
     instance: DagsterInstance, report: IngestReport, wall: Stage
-) -> tuple[list[Stage], list[dict[str, str]]]:
+) -> tuple[list[Stage], list[dict[str, Any]]]:
     """The ingest's wall time, each Dagster step's time (summed over runs), and the rest."""
     steps: dict[str, tuple[float, int | None]] = {}
     stats = [stat for run in report.runs for stat in instance.get_run_step_stats(run.run_id)]
