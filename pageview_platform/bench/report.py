@@ -89,6 +89,8 @@ def summarise(result: BenchResult) -> dict[str, Any]:
             "ratio": _ratio(pipeline[0]["seconds"], baseline[0]["seconds"]),
             "pipeline_captured_rows": pipeline[0]["rows"],
             "baseline_captured_rows": captured,
+            "dagster_runs": sum(len(load.runs) for load in loads),
+            "dagster_events": sum(run["events"] for load in loads for run in load.runs),
         }
     pipeline_seconds = sum(kind["pipeline_seconds"] for kind in kinds.values())
     baseline_seconds = sum(kind["baseline_seconds"] for kind in kinds.values())
@@ -152,12 +154,17 @@ def _stage_lines(kind: str, summary: dict[str, Any]) -> list[str]:
         f"{title:<{width}}{'seconds':>10}{'rows':>13}{'rows/s':>12}{'peak RSS':>11}"
         f"{'peak DuckDB':>13}{'share':>7}{'ratio':>8}"
     )
-    return [header] + [
-        f"{name:<{width}}{row['seconds']:>10.3f}{_number(row['rows'], '{:,}'):>13}"
-        f"{_number(row['rows_per_second'], '{:,.0f}'):>12}{_mib(row['peak_rss_bytes']):>11}"
-        f"{_mib(row['peak_duckdb_bytes']):>13}{_number(row['share'], '{:.0%}'):>7}"
-        f"{_number(ratio, '{:.2f}x'):>8}"
-        for name, row, ratio in lines
+    return [
+        header,
+        *(
+            f"{name:<{width}}{row['seconds']:>10.3f}{_number(row['rows'], '{:,}'):>13}"
+            f"{_number(row['rows_per_second'], '{:,.0f}'):>12}{_mib(row['peak_rss_bytes']):>11}"
+            f"{_mib(row['peak_duckdb_bytes']):>13}{_number(row['share'], '{:.0%}'):>7}"
+            f"{_number(ratio, '{:.2f}x'):>8}"
+            for name, row, ratio in lines
+        ),
+        f"  Dagster: {summary['dagster_runs']:,} runs wrote {summary['dagster_events']:,} events"
+        f" to the instance ({summary['dagster_events'] / summary['loads']:,.0f} per load)",
     ]
 
 

@@ -60,7 +60,7 @@ class LoadResult:
     generation: Stage
     pipeline: list[Stage]
     baseline: list[Stage]
-    runs: list[dict[str, str]]
+    runs: list[dict[str, Any]]
 
 
 @dataclass
@@ -157,8 +157,14 @@ def _pipeline_stages(
         *(Stage(f"step {key}", rows, seconds) for key, (seconds, rows) in steps.items()),
         Stage(OUTSIDE_STEPS, report.captured_rows, wall.seconds - in_steps),
     ]
+    # Each event is a write to the instance's storage, which is where time outside steps goes.
     runs = [
-        {"job_name": run.job_name, "partitions": run.partitions, "run_id": run.run_id}
+        {
+            "job_name": run.job_name,
+            "partitions": run.partitions,
+            "run_id": run.run_id,
+            "events": len(instance.all_logs(run.run_id)),
+        }
         for run in report.runs
     ]
     return stages, runs
