@@ -15,9 +15,12 @@ from pageview_platform.bench.runner import TOTAL, BenchResult
 KINDS = {"users": "users snapshots", "pageviews": "pageviews loads"}
 SIDES = ("pipeline", "baseline")
 LEGEND = """\
-rows: captured rows on total, open/close and outside-steps lines; what a pipeline step wrote
+rows: captured rows on total, open/close and Dagster-overhead lines; what a pipeline step wrote
   (its materializations' row count, - for a check); what a baseline stage takes in (changed
   users, changed views). share: of the side's total. ratio: pipeline total / baseline total.
+Dagster overhead: the ingest's wall time outside its runs' steps (run set-up, event writes,
+  Ingest's planning queries); a step's time includes the events it writes, one
+  materialization per asset and partition.
 peak RSS: the process's high-water mark during the stage (max over loads). peak DuckDB:
   sum(memory_usage_bytes) of duckdb_memory(), sampled every 20 ms on the baseline only: a
   sampling connection would keep the warehouse open between the pipeline's connections and

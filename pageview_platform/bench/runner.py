@@ -24,6 +24,7 @@ from typing import Any
 import dagster
 import duckdb
 from dagster import DagsterInstance
+from dagster._core.execution.stats import RunStepKeyStatsSnapshot
 
 from pageview_platform.bench.baseline import Baseline, quoted_path
 from pageview_platform.bench.measure import Stage, measured
@@ -48,7 +49,8 @@ WHERE period_start >= $start AND period_start < $end GROUP BY postcode
 # Standard Dagster metadata keys: a materialization's rows, for a partition or a whole table.
 _ROW_COUNT_KEYS = ("dagster/partition_row_count", "dagster/row_count")
 TOTAL = "total"
-OUTSIDE_STEPS = "outside steps (Dagster, planning)"
+# The ingest's time outside any step: run set-up and teardown, event writes, Ingest's planning.
+OUTSIDE_STEPS = "Dagster overhead (wall - steps)"
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,12 @@ class BenchResult:
 
 
 def _memory_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+    """The machine's physical memory, where /proc/meminfo tells it."""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024
-    except OSError:
-        return None
     return None
 
 
@@ -121,7 +123,7 @@ def _scratch_environment(workdir: Path, start_date: date) -> Iterator[Settings]:
                 os.environ[key] = value
 
 
-def _rows_materialized(stat) -> int | None:
+def _rows_materialized(stat: RunStepKeyStatsSnapshot) -> int | None:
     """The rows a step's materializations wrote; None for a step that materializes nothing."""
     if not stat.materialization_events:
         return None
@@ -232,7 +234,10 @@ class _Bench:
         return LoadResult(event.kind, key, generation, pipeline, baseline, runs)
 
 
-def _median_ms(con: duckdb.DuckDBPyConnection, sql: str, params: dict, repeats: int):
+def _median_ms(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], repeats: int
+) -> tuple[float, int]:
+    """The query's median time in milliseconds over REPEATS runs, and the rows it returns."""
     timings = []
     rows = 0
     for _ in range(repeats):
