@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui live-demo lint validate clean
+.PHONY: demo test ui live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ ui: $(STAMP)  ## the Dagster UI on the same instance as the CLI runs
 
 live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about 5 minutes)
 	$(BIN)/python -m pageview_platform.live_demo
+
+# Small by default (2,000 users, 20,000 pageviews/day, 2 days: about two minutes). Full volume:
+#   PAGEVIEW_DUCKDB_MEMORY_LIMIT=4GiB make bench \
+#     BENCH_ARGS="--users 20000000 --pageviews-per-day 100000000 --days 2"
+# The scratch warehouse goes to the system's temporary folder (--workdir DIR to choose).
+BENCH_ARGS ?=
+bench: $(STAMP)  ## every load through the Dagster runs and a plain-SQL baseline; JSON in bench_results/
+	$(BIN)/pageview-platform bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .dagster_home

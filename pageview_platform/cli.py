@@ -1,4 +1,4 @@
-"""The `pageview-platform` command: ingest a landing load, or run the demo end to end."""
+"""The `pageview-platform` command: ingest a landing load, run the demo end to end, or bench."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from pageview_platform.settings import SettingsError, get_settings
 
@@ -33,7 +34,25 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=int, default=300)
     demo.add_argument("--pageviews-per-day", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=42)
+    bench = commands.add_parser(
+        "bench",
+        help="time every simulated load through the Dagster runs against a plain-SQL baseline",
+    )
+    bench.add_argument("--users", type=_positive, default=2000)
+    bench.add_argument("--pageviews-per-day", type=_positive, default=20000)
+    bench.add_argument("--days", type=_positive, default=2)
+    bench.add_argument("--seed", type=int, default=42)
+    bench.add_argument("--loads", type=_positive, help="stop after the first N loads (smoke runs)")
+    bench.add_argument("--out", type=Path, help="folder for the JSON (default: bench_results/)")
+    bench.add_argument("--workdir", type=Path, help="where the scratch folder goes (default: temp)")
+    bench.add_argument("--keep", action="store_true", help="keep the scratch folder")
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return int(text)
 
 
 def _quiet_dagster() -> None:
@@ -61,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             with run_launcher(settings.dagster_home) as launcher:
                 run_demo(settings, Ingest(settings, launcher), args)
+            return 0
+        if args.command == "bench":
+            from pageview_platform.bench.command import run_bench_command
+
+            run_bench_command(settings, args)
             return 0
         if args.command == "ingest-users":
             key = parse_day(args.date, settings)
