@@ -62,7 +62,8 @@ def _side(stages_per_load: list[list[Stage]]) -> list[dict[str, Any]]:
         previous: str | None = None
         for stage in stages:
             if stage.name not in by_name:
-                order.insert(order.index(previous) + 1 if previous else len(order), stage.name)
+                at = len(order) if previous is None else order.index(previous) + 1
+                order.insert(at, stage.name)
                 by_name[stage.name] = []
             by_name[stage.name].append(stage)
             previous = stage.name
