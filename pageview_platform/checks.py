@@ -281,7 +281,8 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             asset=PAGEVIEW_FACT,
             name=ONE_ROW_PER_PAGEVIEW,
             description="One row per pageview identity (user_id, url, pageview_datetime) in the"
-            " hour, no NULL keys, and a postcode at view on every row (UNKNOWN counted, allowed).",
+            " loads' own hours, no NULL keys, and a postcode at view on every row (UNKNOWN"
+            " counted, allowed).",
             partitions_def=partitions.hourly,
             sql="checks/pageview_fact_identity.sql",
             violations=("duplicate_identities", "null_key_rows", "missing_postcode_rows"),

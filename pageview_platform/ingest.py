@@ -86,6 +86,8 @@ class Ingest:
 
     @contextmanager
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection held across the ingest's runs: their steps' connections then share the
+        open database instead of each reopening it and checkpointing on close."""
         settings = self._settings
         con = connect(settings.duckdb_path, settings.duckdb_connection_config, settings.start_date)
         try:
@@ -102,14 +104,13 @@ class Ingest:
         report = IngestReport(load=f"users snapshot {day}")
         with self._connection() as con:
             _, last = history_days_after_capture(con, day)
-        if last == day:
-            report.runs.append(self._launcher.run(INGEST_USERS_SNAPSHOT, day_key(day)))
-        else:
-            report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
-            report.runs.append(
-                self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
-            )
-        with self._connection() as con:
+            if last == day:
+                report.runs.append(self._launcher.run(INGEST_USERS_SNAPSHOT, day_key(day)))
+            else:
+                report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
+                report.runs.append(
+                    self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
+                )
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "users_extract", "users_quarantine", "snapshot_date", snapshot_start(day)
             )
@@ -118,8 +119,8 @@ class Ingest:
     def pageviews(self, hour: datetime) -> IngestReport:
         """Captures the landing pageviews load as HOUR's and merges it, in one run."""
         report = IngestReport(load=f"pageviews load {hour:%Y-%m-%dT%H}")
-        report.runs.append(self._launcher.run(INGEST_PAGEVIEWS_LOAD, hour_key(hour)))
         with self._connection() as con:
+            report.runs.append(self._launcher.run(INGEST_PAGEVIEWS_LOAD, hour_key(hour)))
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "pageviews_extract", "pageviews_quarantine", "load_hour", hour
             )

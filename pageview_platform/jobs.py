@@ -13,6 +13,7 @@ from pageview_platform.assets.capture import (
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
+from pageview_platform.freshness import FRESHNESS_CHECKS
 
 # An ingest job runs one load, so which of its assets' backfill policies Dagster would pick for
 # a range never applies: ranges go through update_postcode_history and merge_pageviews_loads.
@@ -26,9 +27,11 @@ UPDATE_POSTCODE_HISTORY = "update_postcode_history"
 INGEST_PAGEVIEWS_LOAD = "ingest_pageviews_load"
 MERGE_PAGEVIEWS_LOADS = "merge_pageviews_loads"
 
-_USERS_CAPTURE = AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE)
+_USERS_CAPTURE = AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE) - FRESHNESS_CHECKS
 _HISTORY = AssetSelection.assets(USER_POSTCODE_HISTORY)
-_PAGEVIEWS_CAPTURE = AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE)
+_PAGEVIEWS_CAPTURE = (
+    AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE) - FRESHNESS_CHECKS
+)
 _MERGE = AssetSelection.assets(PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY)
 
 ingest_users_snapshot = define_asset_job(

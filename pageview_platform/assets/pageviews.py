@@ -1,6 +1,8 @@
 """The pageview fact and the two hourly aggregates the BI views read, merged load by load."""
 
+from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetExecutionContext,
@@ -15,13 +17,20 @@ from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
-from pageview_platform.warehouse.duckdb import Warehouse, execute, run_script
+from pageview_platform.warehouse.duckdb import (
+    Warehouse,
+    execute,
+    metrics_row,
+    run_script,
+    transaction,
+)
 from pageview_platform.warehouse.sql import read_sql
 
 PAGEVIEW_FACT = ["core", "pageview_fact"]
 AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
 CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
 
+HOUR = timedelta(hours=1)
 _NOTE = " A partition is a pageviews load merged in, whichever hours its views fall in."
 
 
@@ -65,18 +74,21 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""
         params = window(context)
-        with warehouse.connection() as con:
+        metrics: Counter[str] = Counter()
+        with warehouse.connection() as con, transaction(con):
             (replaced_loads,) = execute(
                 con, read_sql("transform/replaced_pageview_loads.sql"), params
             ).fetchone()
             # Rebuilding reads every captured load: only worth it when a load was replaced.
-            rebuild = ["transform/rebuild_pageview_hours.sql"] if replaced_loads else []
-            metrics = run_script(
-                con,
-                [read_sql(path) for path in [*rebuild, "transform/merge_pageviews_loads.sql"]],
-                params,
-                read_sql("metrics/merge_pageviews_loads.sql"),
-            )
+            if replaced_loads:
+                run_script(con, read_sql("transform/rebuild_pageview_hours.sql"), params)
+            # A range merges its loads one after the other: max() composes.
+            for load in _hours(params["start"], params["end"]):
+                load_params = {"start": load, "end": load + HOUR}
+                run_script(con, read_sql("transform/merge_pageviews_load.sql"), load_params)
+                metrics.update(
+                    metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)
+                )
         yield MaterializeResult(
             asset_key=PAGEVIEW_FACT, metadata={**metrics, "replaced_loads": replaced_loads}
         )
@@ -87,3 +99,10 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             )
 
     return [pageview_fact_and_aggregates]
+
+
+def _hours(start: datetime, end: datetime) -> Iterator[datetime]:
+    hour = start
+    while hour < end:
+        yield hour
+        hour += HOUR

@@ -153,16 +153,8 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
                     " writes outside its partition or partition_expr is wrong"
                 )
         for script in obj.after:
-            for statement in split_statements(script):
-                execute(connection, statement, obj.params)
-        metrics: dict[str, float] = {}
-        if obj.metrics:
-            cursor = execute(connection, obj.metrics, obj.params)
-            values = cursor.fetchone()
-            metrics = {
-                name: value or 0
-                for (name, *_), value in zip(cursor.description, values, strict=True)
-            }
+            run_script(connection, script, obj.params)
+        metrics = metrics_row(connection, obj.metrics, obj.params) if obj.metrics else {}
         columns = connection.execute(f"DESCRIBE {table}").fetchall()
         counts = (
             TableMetadataSet(partition_row_count=inserted)
@@ -220,34 +212,36 @@ class WarehouseIOManager(DuckDBIOManager):
         )
 
 
-def run_script(
-    connection: duckdb.DuckDBPyConnection,
-    scripts: Sequence[str],
-    params: Mapping[str, object],
-    metrics: str | None = None,
-) -> dict[str, float]:
-    """Runs the statements of SCRIPTS in one transaction; returns the METRICS query's one row.
+@contextmanager
+def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction: committed when the block ends, rolled back if it raises.
 
     For assets that change tables in place (merges) rather than replace a partition.
     """
     connection.execute("BEGIN TRANSACTION")
     try:
-        for script in scripts:
-            for statement in split_statements(script):
-                execute(connection, statement, params)
-        row: dict[str, float] = {}
-        if metrics:
-            cursor = execute(connection, metrics, params)
-            values = cursor.fetchone()
-            row = {
-                name: value or 0
-                for (name, *_), value in zip(cursor.description, values, strict=True)
-            }
+        yield connection
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return row
+
+
+def run_script(
+    connection: duckdb.DuckDBPyConnection, script: str, params: Mapping[str, object]
+) -> None:
+    """Runs the statements of SCRIPT, each with the parameters it uses."""
+    for statement in split_statements(script):
+        execute(connection, statement, params)
+
+
+def metrics_row(
+    connection: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]
+) -> dict[str, float]:
+    """The one row of a metrics query, as metadata: column name to number (NULL as 0)."""
+    cursor = execute(connection, sql, params)
+    values = cursor.fetchone()
+    return {name: value or 0 for (name, *_), value in zip(cursor.description, values, strict=True)}
 
 
 class Warehouse(ConfigurableResource):

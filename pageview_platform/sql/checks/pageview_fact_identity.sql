@@ -6,7 +6,7 @@ WITH window_rows AS (
 )
 SELECT
     count(*) AS fact_rows,
-    count(DISTINCT user_id) AS distinct_users,
+    approx_count_distinct(user_id) AS approx_distinct_users,
     coalesce(sum(view_count), 0) AS views,
     count(*) FILTER (postcode_at_view = 'UNKNOWN') AS unknown_postcode_rows,
     count(*) - count(DISTINCT (user_id, url, pageview_datetime)) AS duplicate_identities,

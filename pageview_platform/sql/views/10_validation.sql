@@ -18,22 +18,27 @@ classified AS (
             WHEN postcode_normalised = '' THEN 'blank_postcode'
         END AS invalid_reason
     FROM normalised
+),
+-- Users listed twice in one snapshot with different valid postcodes: a GROUP BY, not a window,
+-- because a 20M-row snapshot sorts far slower than it hashes.
+conflicting AS (
+    SELECT snapshot_date, id
+    FROM classified
+    WHERE invalid_reason IS NULL
+    GROUP BY snapshot_date, id
+    HAVING min(postcode_normalised) <> max(postcode_normalised)
 )
 SELECT
-    snapshot_date,
-    id,
-    postcode,
-    postcode_normalised,
+    c.snapshot_date,
+    c.id,
+    c.postcode,
+    c.postcode_normalised,
     coalesce(
-        invalid_reason,
-        CASE
-            WHEN min(CASE WHEN invalid_reason IS NULL THEN postcode_normalised END) OVER per_user
-                <> max(CASE WHEN invalid_reason IS NULL THEN postcode_normalised END) OVER per_user
-            THEN 'conflicting_postcodes'
-        END
+        c.invalid_reason,
+        CASE WHEN x.id IS NOT NULL THEN 'conflicting_postcodes' END
     ) AS reject_reason
-FROM classified
-WINDOW per_user AS (PARTITION BY snapshot_date, id);
+FROM classified AS c
+LEFT JOIN conflicting AS x ON x.snapshot_date = c.snapshot_date AND x.id = c.id;
 
 CREATE OR REPLACE VIEW core.pageviews_extract_checked AS
 SELECT
@@ -44,7 +49,11 @@ SELECT
     CASE
         WHEN r.user_id IS NULL THEN 'missing_user_id'
         WHEN r.url IS NULL THEN 'missing_url'
-        WHEN regexp_replace(r.url, '[ \t\n\r\f\x0B]+', '', 'g') = '' THEN 'blank_url'
+        -- A url starting with a character above the space cannot be blank: the cheap test first.
+        WHEN CASE
+            WHEN ascii(r.url) > 32 THEN FALSE
+            ELSE regexp_replace(r.url, '[ \t\n\r\f\x0B]+', '', 'g') = ''
+        END THEN 'blank_url'
         WHEN r.pageview_datetime IS NULL THEN 'missing_pageview_datetime'
         WHEN r.pageview_datetime < s.start_date THEN 'before_start_date'
         WHEN r.pageview_datetime >= r.load_hour + INTERVAL 2 HOUR THEN 'after_load_window'

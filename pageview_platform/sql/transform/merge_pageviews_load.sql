@@ -1,28 +1,24 @@
--- Merges the loads of the window into the fact and both hourly aggregates, in one transaction.
+-- Merges one load (the window's, $start) into the fact and both hourly aggregates; a range of
+-- loads is merged one load after the other, in the same transaction.
 -- A pageview's view_count is the highest count of it within any one load, so merging a load
 -- is max(): idempotent and order-free. Only what changes is written; the aggregates move by
 -- the difference. (A replaced load cannot lower a count: rebuild_pageview_hours.sql runs first.)
 
--- The window's pageviews, counted per load and then maxed over its loads.
-CREATE OR REPLACE TEMP TABLE merge_load_views AS
-SELECT
-    date_trunc('hour', pageview_datetime) AS pageview_hour,
-    user_id,
-    url,
-    pageview_datetime,
-    max(views_in_load) AS view_count
-FROM (
-    SELECT load_hour, user_id, url, pageview_datetime, count(*) AS views_in_load
-    FROM core.pageviews_extract_checked
-    WHERE load_hour >= $start AND load_hour < $end AND reject_reason IS NULL
-    GROUP BY load_hour, user_id, url, pageview_datetime
-) AS per_load
-GROUP BY user_id, url, pageview_datetime;
-
--- What the window adds: new pageviews, and known ones counted higher here. A new pageview
+-- What the load adds: new pageviews, and known ones counted higher here. A new pageview
 -- takes the postcode the user had when viewing (before their first snapshot: the first one).
 CREATE OR REPLACE TEMP TABLE merge_changes AS
-WITH changed AS (
+WITH load_views AS (
+    SELECT
+        date_trunc('hour', pageview_datetime) AS pageview_hour,
+        user_id,
+        url,
+        pageview_datetime,
+        count(*) AS view_count
+    FROM core.pageviews_extract_checked
+    WHERE load_hour = $start AND reject_reason IS NULL
+    GROUP BY user_id, url, pageview_datetime
+),
+changed AS (
     SELECT
         l.pageview_hour,
         l.user_id,
@@ -32,7 +28,7 @@ WITH changed AS (
         l.view_count - coalesce(f.view_count, 0) AS added_views,
         f.view_count IS NULL AS is_new,
         f.postcode_at_view AS known_postcode
-    FROM merge_load_views AS l
+    FROM load_views AS l
     LEFT JOIN core.pageview_fact AS f
         ON f.pageview_hour = l.pageview_hour
         AND f.user_id = l.user_id
