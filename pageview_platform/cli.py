@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--pageviews-per-day", type=_positive, default=20000)
     bench.add_argument("--days", type=_positive, default=2)
     bench.add_argument("--seed", type=int, default=42)
+    bench.add_argument(
+        "--move-share", type=float, default=0.02, help="share of users who move each day"
+    )
     bench.add_argument("--loads", type=_positive, help="stop after the first N loads (smoke runs)")
     bench.add_argument("--out", type=Path, help="folder for the JSON (default: bench_results/)")
     bench.add_argument("--workdir", type=Path, help="where the scratch folder goes (default: temp)")

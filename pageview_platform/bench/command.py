@@ -27,6 +27,7 @@ def run_bench_command(settings: Settings, args: argparse.Namespace) -> Path:
         pageviews_per_day=args.pageviews_per_day,
         start_date=settings.start_date,
         days=args.days,
+        move_share=args.move_share,
     )
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)

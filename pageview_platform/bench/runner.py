@@ -140,11 +140,28 @@ def _rows_materialized(stat: RunStepKeyStatsSnapshot) -> int | None:
     return sum(per_asset.values())
 
 
+def _seconds_parts(stat: RunStepKeyStatsSnapshot) -> dict[str, float]:
+    """The `seconds_<part>` metadata of a step's materializations: where its time went."""
+    parts: dict[str, float] = {}
+    seen: set[str] = set()
+    for entry in stat.materialization_events:
+        materialization = entry.asset_materialization
+        asset = materialization.asset_key.to_user_string()
+        if asset in seen:
+            continue
+        seen.add(asset)
+        for key, value in materialization.metadata.items():
+            if key.startswith("seconds_"):
+                parts[key.removeprefix("seconds_")] = float(value.value)
+    return parts
+
+
 def _pipeline_stages(
     instance: DagsterInstance, report: IngestReport, wall: Stage
 ) -> tuple[list[Stage], list[dict[str, Any]]]:
     """The ingest's wall time, each Dagster step's time (summed over runs), and the rest."""
     steps: dict[str, tuple[float, int | None]] = {}
+    parts: dict[str, dict[str, float]] = {}
     stats = [stat for run in report.runs for stat in instance.get_run_step_stats(run.run_id)]
     for stat in sorted(stats, key=lambda s: s.start_time or 0.0):
         seconds = (stat.end_time or 0.0) - (stat.start_time or 0.0)
@@ -153,12 +170,16 @@ def _pipeline_stages(
         if rows is not None:
             total_rows = (total_rows or 0) + rows
         steps[stat.step_key] = (total_seconds + seconds, total_rows)
+        step_parts = parts.setdefault(stat.step_key, {})
+        for name, part_seconds in _seconds_parts(stat).items():
+            step_parts[name] = step_parts.get(name, 0.0) + part_seconds
     in_steps = sum(seconds for seconds, _ in steps.values())
-    stages = [
-        wall,
-        *(Stage(f"step {key}", rows, seconds) for key, (seconds, rows) in steps.items()),
-        Stage(OUTSIDE_STEPS, report.captured_rows, wall.seconds - in_steps),
-    ]
+    stages = [wall]
+    for key, (seconds, rows) in steps.items():
+        stages.append(Stage(f"step {key}", rows, seconds))
+        # Parts of a step are inside its time, shown under it and not added to the total.
+        stages.extend(Stage(f"  {key}: {name}", None, t) for name, t in parts[key].items())
+    stages.append(Stage(OUTSIDE_STEPS, report.captured_rows, wall.seconds - in_steps))
     # Each event is a write to the instance's storage, which is where time outside steps goes.
     runs = [
         {
@@ -316,6 +337,7 @@ def run_bench(
                 "users": simulation.users,
                 "pageviews_per_day": simulation.pageviews_per_day,
                 "days": simulation.days,
+                "move_share": simulation.move_share,
                 "start_date": simulation.start_date.isoformat(),
                 "loads": len(events),
                 "bi_repeats": bi_repeats,

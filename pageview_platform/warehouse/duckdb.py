@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, time
 from pathlib import Path
 from threading import Lock
+from time import perf_counter
 from typing import Any
 
 import duckdb
@@ -142,6 +143,7 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
         self, context: OutputContext, table_slice: TableSlice, obj: SqlRelation, connection
     ) -> Mapping[str, Any]:
         table = _qualified(table_slice)
+        started = perf_counter()
         inserted = execute(
             connection, f"INSERT INTO {table} BY NAME {obj.sql}", obj.params
         ).fetchone()[0]
@@ -152,8 +154,10 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
                     f"{table}: wrote {inserted} rows but the partition holds {in_slice}; the SQL"
                     " writes outside its partition or partition_expr is wrong"
                 )
-        for script in obj.after:
-            run_script(connection, script, obj.params)
+        seconds = {"seconds_write": perf_counter() - started}
+        for name, script in obj.after:
+            for label, spent in run_script(connection, script, obj.params).items():
+                seconds[f"seconds_{name}.{label}"] = spent
         metrics = metrics_row(connection, obj.metrics, obj.params) if obj.metrics else {}
         columns = connection.execute(f"DESCRIBE {table}").fetchall()
         counts = (
@@ -165,6 +169,7 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
             **counts,
             "rows_written": inserted,
             **metrics,
+            **{name: round(value, 3) for name, value in seconds.items()},
             "dagster/column_schema": TableSchema(
                 columns=[TableColumn(name=c[0], type=c[1]) for c in columns]
             ),
@@ -229,10 +234,30 @@ def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDB
 
 def run_script(
     connection: duckdb.DuckDBPyConnection, script: str, params: Mapping[str, object]
-) -> None:
-    """Runs the statements of SCRIPT, each with the parameters it uses."""
+) -> dict[str, float]:
+    """Runs the statements of SCRIPT, each with the parameters it uses; returns each one's
+    seconds, labelled by what it writes (e.g. `insert_core.pageview_fact`)."""
+    seconds: dict[str, float] = {}
     for statement in split_statements(script):
+        started = perf_counter()
         execute(connection, statement, params)
+        label = _statement_label(statement)
+        seconds[label] = seconds.get(label, 0.0) + perf_counter() - started
+    return seconds
+
+
+_WRITE = re.compile(
+    r"^\s*(CREATE OR REPLACE TEMP TABLE|INSERT INTO|UPDATE|MERGE INTO|DELETE FROM)\s+([\w.]+)",
+    re.IGNORECASE,
+)
+
+
+def _statement_label(statement: str) -> str:
+    match = _WRITE.match(statement)
+    if match is None:
+        return "other"
+    verb = match.group(1).split()[0].lower()
+    return f"{'create' if verb == 'create' else verb}_{match.group(2)}"
 
 
 def metrics_row(

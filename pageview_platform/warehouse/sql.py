@@ -42,15 +42,17 @@ def window_params(window: TimeWindow) -> dict[str, datetime]:
 class SqlRelation:
     """A SELECT the warehouse evaluates and writes into the asset's table, never through Python.
 
-    `after` holds statements run in the same transaction once the rows are written, for the
-    bookkeeping a partition write implies beyond its own rows (closing SCD2 versions).
+    `after` holds named scripts run in the same transaction once the rows are written, for the
+    bookkeeping a partition write implies beyond its own rows (closing SCD2 versions). Each
+    statement's time is metadata (`seconds_<name>.<what it writes>`), as is the write's
+    (`seconds_write`).
     `metrics` is a query returning one row whose columns become numeric metadata of the
     materialization, so the UI plots them over partitions.
     """
 
     sql: str
     params: Mapping[str, object] = field(default_factory=dict)
-    after: tuple[str, ...] = ()
+    after: tuple[tuple[str, str], ...] = ()
     metrics: str | None = None
 
     @classmethod
@@ -58,12 +60,12 @@ class SqlRelation:
         cls,
         path: str,
         params: Mapping[str, object],
-        after: tuple[str, ...] = (),
+        after: tuple[tuple[str, str], ...] = (),
         metrics: str | None = None,
     ) -> SqlRelation:
         return cls(
             read_sql(path),
             params,
-            tuple(read_sql(p) for p in after),
+            tuple((Path(p).stem, read_sql(p)) for p in after),
             read_sql(metrics) if metrics else None,
         )
