@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TypeVar
 
 import duckdb
 from dagster import (
@@ -36,7 +35,8 @@ from dagster._core.storage.tags import (
 )
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
-from pageview_platform.ingest import HOUR, day_key, history_days_after_capture, hour_key
+from pageview_platform.assets.partitions import HOUR
+from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
 from pageview_platform.jobs import (
     capture_users_snapshot,
     ingest_pageviews_load,
@@ -180,7 +180,7 @@ def capture_new_users_snapshot(
         if con is None:
             return SkipReason("warehouse busy or not created yet")
         rows, checksum = con.execute(_USERS_FINGERPRINT).fetchone()
-        _, last = history_days_after_capture(con, snapshot_day)
+        last = history_end_after_capture(con, snapshot_day)
 
     def skipped_since(last_key: str) -> list[str]:
         last = date.fromisoformat(last_key)
@@ -209,31 +209,6 @@ def _range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-T = TypeVar("T")
-_LEFT_TO_THE_CLI = SkipReason("started by the CLI, which follows up itself")
-
-
-def _plan_follow_up(
-    context: RunStatusSensorContext,
-    warehouse: Warehouse,
-    plan: Callable[[duckdb.DuckDBPyConnection, str], T],
-) -> T | SkipReason:
-    """PLAN for the finished run's (first) partition, read from the warehouse."""
-    first = _first_partition(context)
-    if first is None:
-        return _LEFT_TO_THE_CLI
-    with _landing(warehouse) as con:
-        if con is None:
-            # Failing the tick makes the sensor see this run again on the next one.
-            raise RuntimeError("warehouse busy; the next tick retries this run")
-        return plan(con, first)
-
-
-def _history_request(con: duckdb.DuckDBPyConnection, first: str) -> dict[str, str]:
-    [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
-    return _range_tags(first, max(latest.date().isoformat(), first))
-
-
 @run_status_sensor(
     name=AFTER_USERS_CAPTURE_SENSOR,
     run_status=DagsterRunStatus.SUCCESS,
@@ -245,10 +220,17 @@ def update_history_after_users_capture(
     context: RunStatusSensorContext, warehouse: Warehouse
 ) -> RunRequest | SkipReason:
     """Rebuilds postcode history from a newly captured snapshot's date through the latest."""
-    tags = _plan_follow_up(context, warehouse, _history_request)
-    if isinstance(tags, SkipReason):
-        return tags
-    return RunRequest(run_key=f"history:{context.dagster_run.run_id}", tags=tags)
+    first = _first_partition(context)
+    if first is None:
+        return SkipReason("started by the CLI, which follows up itself")
+    with _landing(warehouse) as con:
+        if con is None:
+            # Failing the tick makes the sensor see this run again on the next one.
+            raise RuntimeError("warehouse busy; the next tick retries this run")
+        last = history_end_after_capture(con, date.fromisoformat(first))
+    return RunRequest(
+        run_key=f"history:{context.dagster_run.run_id}", tags=_range_tags(first, day_key(last))
+    )
 
 
 @schedule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 import duckdb
 
@@ -18,8 +18,6 @@ from pageview_platform.jobs import (
 from pageview_platform.runs import RunLauncher, RunOutcome
 from pageview_platform.settings import Settings
 from pageview_platform.warehouse.duckdb import connect, execute
-
-HOUR = timedelta(hours=1)
 
 
 class InvalidPartition(ValueError):
@@ -71,10 +69,10 @@ class IngestReport:
     runs: list[RunOutcome] = field(default_factory=list)
 
 
-def history_days_after_capture(con: duckdb.DuckDBPyConnection, day: date) -> tuple[date, date]:
-    """The history range a captured snapshot invalidates: its day through the latest snapshot."""
+def history_end_after_capture(con: duckdb.DuckDBPyConnection, day: date) -> date:
+    """The last day of the history a snapshot of DAY invalidates: the latest snapshot's, or DAY."""
     [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
-    return day, max(latest.date(), day) if latest else day
+    return max(latest.date(), day) if latest else day
 
 
 class Ingest:
@@ -103,7 +101,7 @@ class Ingest:
         """
         report = IngestReport(load=f"users snapshot {day}")
         with self._connection() as con:
-            _, last = history_days_after_capture(con, day)
+            last = history_end_after_capture(con, day)
             if last == day:
                 report.runs.append(self._launcher.run(INGEST_USERS_SNAPSHOT, day_key(day)))
             else:

@@ -59,6 +59,7 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
             after=(
                 "transform/user_postcode_history_close_versions.sql",
                 "transform/reattribute_pageviews.sql",
+                "transform/apply_aggregate_deltas.sql",
             ),
             metrics="metrics/user_postcode_history.sql",
         )

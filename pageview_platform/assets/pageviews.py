@@ -2,7 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from dagster import (
     AssetExecutionContext,
@@ -15,7 +15,7 @@ from dagster import (
 
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
-from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.assets.partitions import HOUR, Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
 from pageview_platform.warehouse.duckdb import (
     Warehouse,
@@ -30,7 +30,6 @@ PAGEVIEW_FACT = ["core", "pageview_fact"]
 AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
 CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
 
-HOUR = timedelta(hours=1)
 _NOTE = " A partition is a pageviews load merged in, whichever hours its views fall in."
 
 
@@ -88,9 +87,10 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             # A range merges its loads one after the other: max() composes.
             for load in _hours(params["start"], params["end"]):
                 load_params = {"start": load, "end": load + HOUR}
-                seconds.update(
-                    run_script(con, read_sql("transform/merge_pageviews_load.sql"), load_params)
-                )
+                for script in ("merge_pageviews_load", "apply_aggregate_deltas"):
+                    seconds.update(
+                        run_script(con, read_sql(f"transform/{script}.sql"), load_params)
+                    )
                 metrics.update(
                     metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)
                 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -14,6 +14,8 @@ from dagster import (
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from pageview_platform.warehouse.sql import window_params
+
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

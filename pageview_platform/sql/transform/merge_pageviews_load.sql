@@ -2,7 +2,8 @@
 -- loads is merged one load after the other, in the same transaction.
 -- A pageview's view_count is the highest count of it within any one load, so merging a load
 -- is max(): idempotent and order-free. Only what changes is written; the aggregates move by
--- the difference. (A replaced load cannot lower a count: rebuild_pageview_hours.sql runs first.)
+-- the difference (apply_aggregate_deltas.sql). A replaced load cannot lower a count:
+-- rebuild_pageview_hours.sql runs first.
 
 -- What the load adds: new pageviews, and known ones counted higher here. A new pageview
 -- takes the postcode the user had when viewing (before their first snapshot: the first one).
@@ -71,33 +72,22 @@ WHERE NOT c.is_new
     AND f.pageview_datetime = c.pageview_datetime
     AND f.url = c.url;
 
-MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
-USING (
-    SELECT pageview_hour, postcode_at_view AS postcode, sum(added_views) AS pageviews
-    FROM merge_changes
-    GROUP BY pageview_hour, postcode_at_view
-) AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+-- What the load moves in each aggregate; apply_aggregate_deltas.sql writes both.
+CREATE OR REPLACE TEMP TABLE at_view_delta AS
+SELECT pageview_hour, postcode_at_view AS postcode, sum(added_views) AS pageviews
+FROM merge_changes
+GROUP BY pageview_hour, postcode_at_view;
 
-MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
-USING (
-    SELECT pageview_hour, postcode, sum(added_views) AS pageviews
-    FROM (
-        SELECT pageview_hour, postcode_at_view AS postcode, added_views
-        FROM merge_changes
-        WHERE at_current_version
-        UNION ALL
-        SELECT c.pageview_hour, coalesce(u.postcode, 'UNKNOWN'), c.added_views
-        FROM merge_changes AS c
-        LEFT JOIN agg.current_postcode_by_user AS u ON u.user_id = c.user_id
-        WHERE NOT c.at_current_version
-    ) AS moved
-    GROUP BY pageview_hour, postcode
-) AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+CREATE OR REPLACE TEMP TABLE current_delta AS
+SELECT pageview_hour, postcode, sum(added_views) AS pageviews
+FROM (
+    SELECT pageview_hour, postcode_at_view AS postcode, added_views
+    FROM merge_changes
+    WHERE at_current_version
+    UNION ALL
+    SELECT c.pageview_hour, coalesce(u.postcode, 'UNKNOWN'), c.added_views
+    FROM merge_changes AS c
+    LEFT JOIN agg.current_postcode_by_user AS u ON u.user_id = c.user_id
+    WHERE NOT c.at_current_version
+) AS moved
+GROUP BY pageview_hour, postcode;

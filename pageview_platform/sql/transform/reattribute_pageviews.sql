@@ -1,7 +1,8 @@
 -- After the window's postcode versions are written: re-attributes the views of every user whose
 -- versions the window changed, in the same transaction, moving both aggregates by the
--- difference. agg.current_postcode_by_user records the postcode each user's views are counted
--- under in the current-postcode aggregate, so a rerun moves nothing twice.
+-- difference (apply_aggregate_deltas.sql runs next). agg.current_postcode_by_user records the
+-- postcode each user's views are counted under in the current-postcode aggregate, so a rerun
+-- moves nothing twice.
 
 -- Users with a version from the window on, or counted under one: new users, movers, and
 -- users whose window version a replaced snapshot took away.
@@ -55,43 +56,32 @@ SET postcode_at_view = p.postcode_at_view
 FROM reattributed_postcodes AS p
 WHERE f.rowid = p.fact_row;
 
-MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
-USING (
-    SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
-    FROM (
-        SELECT pageview_hour, postcode_at_view AS postcode, view_count AS pageviews
-        FROM reattributed_postcodes
-        UNION ALL
-        SELECT pageview_hour, previous_postcode, -view_count
-        FROM reattributed_postcodes
-    ) AS moved
-    GROUP BY pageview_hour, postcode
-) AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+-- What the re-attribution moves in each aggregate; apply_aggregate_deltas.sql writes both.
+CREATE OR REPLACE TEMP TABLE at_view_delta AS
+SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
+FROM (
+    SELECT pageview_hour, postcode_at_view AS postcode, view_count AS pageviews
+    FROM reattributed_postcodes
+    UNION ALL
+    SELECT pageview_hour, previous_postcode, -view_count
+    FROM reattributed_postcodes
+) AS moved
+GROUP BY pageview_hour, postcode;
 
-MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
-USING (
-    SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
-    FROM (
-        SELECT v.pageview_hour, u.postcode, v.view_count AS pageviews
-        FROM reattributed_views AS v
-        JOIN reattributed_users AS u ON u.user_id = v.user_id
-        WHERE u.postcode <> u.counted_postcode
-        UNION ALL
-        SELECT v.pageview_hour, u.counted_postcode, -v.view_count
-        FROM reattributed_views AS v
-        JOIN reattributed_users AS u ON u.user_id = v.user_id
-        WHERE u.postcode <> u.counted_postcode
-    ) AS moved
-    GROUP BY pageview_hour, postcode
-) AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
+CREATE OR REPLACE TEMP TABLE current_delta AS
+SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
+FROM (
+    SELECT v.pageview_hour, u.postcode, v.view_count AS pageviews
+    FROM reattributed_views AS v
+    JOIN reattributed_users AS u ON u.user_id = v.user_id
+    WHERE u.postcode <> u.counted_postcode
+    UNION ALL
+    SELECT v.pageview_hour, u.counted_postcode, -v.view_count
+    FROM reattributed_views AS v
+    JOIN reattributed_users AS u ON u.user_id = v.user_id
+    WHERE u.postcode <> u.counted_postcode
+) AS moved
+GROUP BY pageview_hour, postcode;
 
 DELETE FROM agg.current_postcode_by_user
 WHERE user_id IN (SELECT user_id FROM reattributed_users);
