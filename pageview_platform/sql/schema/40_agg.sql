@@ -16,3 +16,26 @@ CREATE TABLE IF NOT EXISTS agg.current_postcode_by_user (
     postcode VARCHAR NOT NULL,
     valid_from TIMESTAMP NOT NULL
 );
+-- Daily and monthly rollups of both hourly aggregates, moved by the same deltas in the same
+-- transactions (apply_aggregate_deltas.sql), so the day and month views read one stored row
+-- per period and postcode instead of summing hours at query time.
+CREATE TABLE IF NOT EXISTS agg.pageviews_by_postcode_at_view_daily (
+    pageview_day TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agg.pageviews_by_postcode_at_view_monthly (
+    pageview_month TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agg.pageviews_by_current_postcode_daily (
+    pageview_day TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agg.pageviews_by_current_postcode_monthly (
+    pageview_month TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT NOT NULL
+);

@@ -60,3 +60,56 @@ FROM core.pageview_fact AS f
 LEFT JOIN agg.current_postcode_by_user AS u ON u.user_id = f.user_id
 WHERE f.pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours)
 GROUP BY f.pageview_hour, coalesce(u.postcode, 'UNKNOWN');
+
+-- The rollups of the rebuilt hours' days and months, summed again from the rebuilt hours.
+CREATE OR REPLACE TEMP TABLE rebuilt_days AS
+SELECT DISTINCT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day
+FROM rebuilt_hours;
+
+DELETE FROM agg.pageviews_by_postcode_at_view_daily
+WHERE pageview_day IN (SELECT pageview_day FROM rebuilt_days);
+
+INSERT INTO agg.pageviews_by_postcode_at_view_daily BY NAME
+SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
+    sum(pageviews) AS pageviews
+FROM agg.pageviews_by_postcode_at_view_hourly
+WHERE date_trunc('day', pageview_hour) IN (SELECT pageview_day FROM rebuilt_days)
+GROUP BY 1, 2;
+
+DELETE FROM agg.pageviews_by_postcode_at_view_monthly
+WHERE pageview_month IN (
+    SELECT DISTINCT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) FROM rebuilt_days
+);
+
+INSERT INTO agg.pageviews_by_postcode_at_view_monthly BY NAME
+SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) AS pageview_month, postcode,
+    sum(pageviews) AS pageviews
+FROM agg.pageviews_by_postcode_at_view_daily
+WHERE CAST(date_trunc('month', pageview_day) AS TIMESTAMP) IN (
+    SELECT DISTINCT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) FROM rebuilt_days
+)
+GROUP BY 1, 2;
+
+DELETE FROM agg.pageviews_by_current_postcode_daily
+WHERE pageview_day IN (SELECT pageview_day FROM rebuilt_days);
+
+INSERT INTO agg.pageviews_by_current_postcode_daily BY NAME
+SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
+    sum(pageviews) AS pageviews
+FROM agg.pageviews_by_current_postcode_hourly
+WHERE date_trunc('day', pageview_hour) IN (SELECT pageview_day FROM rebuilt_days)
+GROUP BY 1, 2;
+
+DELETE FROM agg.pageviews_by_current_postcode_monthly
+WHERE pageview_month IN (
+    SELECT DISTINCT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) FROM rebuilt_days
+);
+
+INSERT INTO agg.pageviews_by_current_postcode_monthly BY NAME
+SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) AS pageview_month, postcode,
+    sum(pageviews) AS pageviews
+FROM agg.pageviews_by_current_postcode_daily
+WHERE CAST(date_trunc('month', pageview_day) AS TIMESTAMP) IN (
+    SELECT DISTINCT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) FROM rebuilt_days
+)
+GROUP BY 1, 2;
