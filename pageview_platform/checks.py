@@ -39,6 +39,7 @@ VERSIONS_ARE_CONSISTENT = "versions_are_consistent"
 ONE_ROW_PER_PAGEVIEW = "one_row_per_pageview"
 HOURLY_TOTALS_MATCH_FACT = "hourly_totals_match_fact"
 HOURLY_TOTALS_MATCH_AT_VIEW = "hourly_totals_match_at_view"
+ROLLUPS_MATCH_HOURLY = "rollups_match_hourly"
 
 _USERS_CAPTURED_AND_LANDING = """
 SELECT
@@ -304,6 +305,19 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
             params={"aggregate": "current"},
+        ),
+        *(
+            _all_zero(
+                asset=asset,
+                name=ROLLUPS_MATCH_HOURLY,
+                description="Each day and month the loads touched: the daily and monthly rollups"
+                " the day and month views read hold the hourly table's totals.",
+                partitions_def=partitions.hourly,
+                sql="checks/aggregate_rollup_totals.sql",
+                violations=("mismatched_days", "mismatched_months"),
+                params={"aggregate": aggregate},
+            )
+            for asset, aggregate in ((AT_VIEW_HOURLY, "at_view"), (CURRENT_HOURLY, "current"))
         ),
         _all_zero(
             asset=CURRENT_HOURLY,

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from pageview_platform import cli
-from pageview_platform.bench.runner import ANSWER_VIEWS, run_bench
+from pageview_platform.bench.runner import ANSWER_VIEWS, BI_QUERIES, VIEW_NAMES, run_bench
 from pageview_platform.simulator import Event, SimulationConfig
 
 # The platform fixture points the environment at a scratch folder and restores it afterwards.
@@ -33,7 +33,7 @@ def test_bench_reports_every_stage_of_both_sides(tmp_path: Path) -> None:
         assert pipeline["total"]["rows"] > 0
         steps = [stage for name, stage in pipeline.items() if name.startswith("step ")]
         assert any(stage["rows"] for stage in steps), "no step wrote a row"
-    assert len(report["bi_views"]) == 12
+    assert len(report["bi_views"]) == len(VIEW_NAMES) * len(BI_QUERIES) * 2
     assert report["answers_differing_rows"] == {view: 0 for view in ANSWER_VIEWS}
     assert list((tmp_path / "work").iterdir()) == [], "the scratch folder was kept"
 

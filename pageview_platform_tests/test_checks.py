@@ -257,6 +257,18 @@ CASES = {
         ["UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"],
         "mismatched_hours=1",
     ),
+    "daily rollup off the hourly table": (
+        _key(AT_VIEW, checks.ROLLUPS_MATCH_HOURLY),
+        HOUR_OF_DAY_1_LOAD,
+        ["UPDATE agg.pageviews_by_postcode_at_view_daily SET pageviews = pageviews + 1"],
+        "mismatched_days=1",
+    ),
+    "monthly rollup off the daily one": (
+        _key(CURRENT, checks.ROLLUPS_MATCH_HOURLY),
+        HOUR_OF_DAY_1_LOAD,
+        ["DELETE FROM agg.pageviews_by_current_postcode_monthly"],
+        "mismatched_months=1",
+    ),
 }
 
 

@@ -60,6 +60,18 @@ PAIRS = {
     "at-view aggregate": (STORED_AT_VIEW, FULL_AT_VIEW),
     "current aggregate": (STORED_CURRENT, FULL_CURRENT),
 }
+# The daily and monthly rollups against the same full recomputations, summed by period.
+for _question, _full in (("postcode_at_view", FULL_AT_VIEW), ("current_postcode", FULL_CURRENT)):
+    for _grain, _column, _unit in (
+        ("daily", "pageview_day", "day"),
+        ("monthly", "pageview_month", "month"),
+    ):
+        PAIRS[f"{_question} {_grain} rollup"] = (
+            f"SELECT {_column}, postcode, pageviews FROM agg.pageviews_by_{_question}_{_grain}"
+            " WHERE pageviews <> 0",
+            f"SELECT date_trunc('{_unit}', h), p, sum(v) FROM ({_full}) AS full_hourly(h, p, v)"
+            " GROUP BY ALL",
+        )
 
 
 def assert_equal_to_full_rebuild(platform: Platform) -> None:

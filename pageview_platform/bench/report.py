@@ -173,19 +173,20 @@ def _stage_lines(kind: str, summary: dict[str, Any]) -> list[str]:
 
 
 def _bi_lines(timings: list[dict[str, Any]], repeats: int) -> list[str]:
-    width = max(len(timing["view"]) for timing in timings) + 4
+    labels = {(t["view"], t["query"]): f"{t['view']} · {t['query']}" for t in timings}
+    width = max(len(label) for label in labels.values()) + 4
     lines = [
-        f"{'BI views, median of ' + str(repeats) + ' (ms)':<{width}}"
+        f"{'BI queries, median of ' + str(repeats) + ' (ms)':<{width}}"
         f"{'day: pipeline':>15}{'baseline':>10}{'ratio':>8}"
         f"{'month: pipeline':>17}{'baseline':>10}{'ratio':>8}"
     ]
-    by_view: dict[str, dict[str, dict[str, Any]]] = {}
+    by_query: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for timing in timings:
-        by_view.setdefault(timing["view"], {})[timing["window"]] = timing
-    for view, windows in by_view.items():
+        by_query.setdefault((timing["view"], timing["query"]), {})[timing["window"]] = timing
+    for key, windows in by_query.items():
         day, month = windows["day"], windows["month"]
         lines.append(
-            f"  {view:<{width - 2}}{day['pipeline_ms']:>15.2f}{day['baseline_ms']:>10.2f}"
+            f"  {labels[key]:<{width - 2}}{day['pipeline_ms']:>15.2f}{day['baseline_ms']:>10.2f}"
             f"{_number(day['ratio'], '{:.2f}x'):>8}{month['pipeline_ms']:>17.2f}"
             f"{month['baseline_ms']:>10.2f}{_number(month['ratio'], '{:.2f}x'):>8}"
         )
