@@ -26,14 +26,16 @@ class LandingContract:
         """Raises LandingSchemaDrift naming every missing or re-typed column; returns the extra
         columns, which the capture leaves behind (it selects the promised columns by name)."""
         found = dict(
-            execute(con, read_sql("contracts/landing_columns.sql"), {"table": self.table})
-            .fetchall()
+            execute(
+                con, read_sql("contracts/landing_columns.sql"), {"table": self.table}
+            ).fetchall()
         )
         name = f"landing.{self.table}"
         if not found:
             raise LandingSchemaDrift(f"{name} does not exist; nothing captured")
         problems = [
-            f"column {column} is missing" if column not in found
+            f"column {column} is missing"
+            if column not in found
             # A silent cast would shift a TIMESTAMPTZ by the session's zone or turn text into
             # ids; only the promised type is copied verbatim.
             else f"column {column} is {found[column]}, expected {expected}"
