@@ -29,10 +29,11 @@ LOAD_WINDOW = timedelta(hours=2)  # a load of hour H may hold views up to (not i
 # Whitespace is exactly these six ASCII characters -- not Python's wider str.split() idea of it.
 _WHITESPACE_RUN = re.compile(r"[ \t\n\r\f\v]+")
 # A postcode is at most this long once normalised, and holds no control character (U+0000 to
-# U+001F, U+007F) and no U+FFFD replacement character; a url is at most URL_MAX_LENGTH long.
+# U+001F, U+007F to U+009F) and no U+FFFD replacement character; a url is at most
+# URL_MAX_LENGTH long.
 POSTCODE_MAX_LENGTH = 16
 URL_MAX_LENGTH = 4096
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ufffd]")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ufffd]")
 
 VIEW_NAMES = tuple(
     f"bi.pageviews_by_{question}_{grain}"

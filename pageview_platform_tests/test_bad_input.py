@@ -85,6 +85,7 @@ BROKEN_TEXT_USERS = [
     (201, "AB1\x002CD"),
     (202, "AB1\x1b[2CD"),  # an escape sequence
     (203, "AB1\x7f"),
+    (206, "AB1\x85"),  # a C1 control character (NEL)
     (204, "Ã©1 1aa"),  # mojibake is valid text: nothing tells it from a real name
     (205, "é1 1aa"),
 ]
@@ -195,7 +196,7 @@ def test_broken_text_in_a_postcode_is_quarantined_but_odd_urls_still_count(
     catalogue: Platform,
 ) -> None:
     assert user_reasons(catalogue, 200, 299) == Counter(
-        {(user_id, "unprintable_postcode"): 1 for user_id in (200, 201, 202, 203)}
+        {(user_id, "unprintable_postcode"): 1 for user_id in (200, 201, 202, 203, 206)}
     )
     assert view_reasons(catalogue, 200, 299) == Counter()
     assert catalogue.query(
@@ -342,28 +343,28 @@ DRIFT = {
         "users",
         "CREATE TABLE landing.users_extract (id BIGINT)",
         "INSERT INTO landing.users_extract VALUES (1)",
-        "column postcode is missing",
+        'column "postcode" is missing',
     ),
     "pageviews url renamed": (
         "pageviews",
         "CREATE TABLE landing.pageviews_extract"
         " (user_id BIGINT, link VARCHAR, pageview_datetime TIMESTAMP)",
         "INSERT INTO landing.pageviews_extract VALUES (1, '/z', '2024-01-02 11:00')",
-        "column url is missing; unexpected link",
+        'column "url" is missing; unexpected "link"',
     ),
     "pageviews id beyond BIGINT": (
         "pageviews",
         "CREATE TABLE landing.pageviews_extract"
         " (user_id HUGEINT, url VARCHAR, pageview_datetime TIMESTAMP)",
         "INSERT INTO landing.pageviews_extract VALUES (2::HUGEINT ** 70, '/z', '2024-01-02 11:00')",
-        "column user_id is HUGEINT, expected BIGINT",
+        'column "user_id" is HUGEINT, expected BIGINT',
     ),
     "pageviews time re-typed with a zone": (
         "pageviews",
         "CREATE TABLE landing.pageviews_extract"
         " (user_id BIGINT, url VARCHAR, pageview_datetime TIMESTAMPTZ)",
         "INSERT INTO landing.pageviews_extract VALUES (1, '/z', '2024-01-02 11:00+00')",
-        "column pageview_datetime is TIMESTAMP WITH TIME ZONE, expected TIMESTAMP",
+        'column "pageview_datetime" is TIMESTAMP WITH TIME ZONE, expected TIMESTAMP',
     ),
 }
 

@@ -34,18 +34,18 @@ class LandingContract:
         if not found:
             raise LandingSchemaDrift(f"{name} does not exist; nothing captured")
         problems = [
-            f"column {column} is missing"
+            f'column "{column}" is missing'
             if column not in found
             # A silent cast would shift a TIMESTAMPTZ by the session's zone or turn text into
             # ids; only the promised type is copied verbatim.
-            else f"column {column} is {found[column]}, expected {expected}"
+            else f'column "{column}" is {found[column]}, expected {expected}'
             for column, expected in self.columns.items()
             if found.get(column) != expected
         ]
         extra = [column for column in found if column not in self.columns]
         if problems:
             if extra:
-                problems.append(f"unexpected {', '.join(extra)}")
+                problems.append("unexpected " + ", ".join(f'"{column}"' for column in extra))
             raise LandingSchemaDrift(
                 f"{name} does not match the extract's contract: {'; '.join(problems)};"
                 " nothing captured"

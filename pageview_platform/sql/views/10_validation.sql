@@ -30,7 +30,7 @@ classified AS (
             WHEN postcode IS NULL THEN 'missing_postcode'
             WHEN postcode_normalised = '' THEN 'blank_postcode'
             WHEN length(postcode_normalised) > 16 THEN 'postcode_too_long'
-            WHEN regexp_matches(postcode_normalised, '[\x00-\x1F\x7F\x{FFFD}]')
+            WHEN regexp_matches(postcode_normalised, '[\x00-\x1F\x7F-\x9F\x{FFFD}]')
                 THEN 'unprintable_postcode'
         END AS invalid_reason
     FROM normalised
