@@ -46,17 +46,17 @@ class LoadHours(Config):
 
 
 def _released(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> int:
+    """How many rows the run released, from its records in ops.*_quarantine_replays."""
     (count,) = execute(con, sql, {"run_id": run_id}).fetchone()
     return count
 
 
-@op(
-    description="Re-derives the quarantine of users snapshots under the current rules and records"
-    " the rows that leave it, in one transaction (history was rebuilt by the run before)."
-)
+@op
 def release_users_snapshots(
     context: OpExecutionContext, config: SnapshotDates, warehouse: Warehouse
 ) -> None:
+    """Re-derives the snapshots' quarantine under the current rules and records the rows that
+    leave it, in one transaction (the run before rebuilt history, which admitted them)."""
     replayed_at = datetime.now(UTC).replace(tzinfo=None)
     days = [date.fromisoformat(text) for text in config.dates]
     with warehouse.connection() as con, transaction(con):
@@ -85,13 +85,12 @@ def release_users_snapshots(
         )
 
 
-@op(
-    description="Re-derives the quarantine of pageviews loads under the current rules, records"
-    " the rows that leave it and merges the loads again, in one transaction."
-)
+@op
 def replay_pageview_loads(
     context: OpExecutionContext, config: LoadHours, warehouse: Warehouse
 ) -> None:
+    """Re-derives the loads' quarantine under the current rules, records the rows that leave it
+    and merges the loads again, in one transaction."""
     replayed_at = datetime.now(UTC).replace(tzinfo=None)
     loads = [datetime.fromisoformat(text) for text in config.loads]
     with warehouse.connection() as con, transaction(con):
