@@ -40,6 +40,7 @@ ONE_ROW_PER_PAGEVIEW = "one_row_per_pageview"
 HOURLY_TOTALS_MATCH_FACT = "hourly_totals_match_fact"
 HOURLY_TOTALS_MATCH_AT_VIEW = "hourly_totals_match_at_view"
 ROLLUPS_MATCH_HOURLY = "rollups_match_hourly"
+LOAD_IN_ITS_WINDOW = "load_in_its_window"
 
 _USERS_CAPTURED_AND_LANDING = """
 SELECT
@@ -256,6 +257,15 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         users_snapshot_not_shrunk,
         _captured_every_landing_row(
             RAW_PAGEVIEWS_EXTRACT, partitions.hourly, _PAGEVIEWS_CAPTURED_AND_LANDING
+        ),
+        _all_zero(
+            asset=RAW_PAGEVIEWS_EXTRACT,
+            name=LOAD_IN_ITS_WINDOW,
+            description="A non-empty load has at least one view in its own window [load hour,"
+            " load hour + 2h); none means it was ingested under the wrong hour.",
+            partitions_def=partitions.hourly,
+            sql="checks/pageviews_load_in_its_window.sql",
+            violations=("loads_outside_their_window",),
         ),
         _quarantine_balance(
             USERS_QUARANTINE, partitions.daily, "checks/users_quarantine_balance.sql"

@@ -9,8 +9,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pageview_platform.settings import SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from pageview_platform.replay import ReplayReport
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
         "ingest-pageviews", help="capture landing.pageviews_extract as the load of an hour"
     )
     pageviews.add_argument("--hour", required=True, help="load hour, YYYY-MM-DDTHH (UTC)")
+    commands.add_parser(
+        "replay-quarantine",
+        help="re-admit the quarantined rows the current validation rules accept",
+    )
     demo = commands.add_parser(
         "demo", help="simulate a few days of loads, ingest each, print both answers"
     )
@@ -89,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_bench_command(settings, args)
             return 0
+        if args.command == "replay-quarantine":
+            from pageview_platform.replay import QuarantineReplay
+
+            with run_launcher(settings.dagster_home) as launcher:
+                replayed = QuarantineReplay(settings, launcher).run()
+            _print_replay(replayed)
+            return 0
         if args.command == "ingest-users":
             key = parse_day(args.date, settings)
         else:
@@ -109,6 +124,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in report.runs:
         print(f"  {run.job_name} [{run.partitions}] ok (run {run.run_id[:8]})")
     return 0
+
+
+def _print_replay(report: ReplayReport) -> None:
+    if not report.runs:
+        print("replay-quarantine: nothing to replay, the current rules still reject every row")
+        return
+    print(
+        f"replay-quarantine: re-admitted {report.users_rows} users rows"
+        f" from {len(report.snapshots)} snapshots and {report.pageview_rows} pageview rows"
+        f" from {len(report.loads)} loads"
+    )
+    for run in report.runs:
+        print(f"  {run.job_name} [{run.partitions}] ok (run {run.run_id[:8]})")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pageview_platform.automation import build_automation
 from pageview_platform.checks import build_asset_checks
 from pageview_platform.freshness import build_freshness
 from pageview_platform.jobs import build_jobs
+from pageview_platform.replay import build_replay_jobs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager
 
@@ -39,7 +40,7 @@ def defs() -> dg.Definitions:
         asset_checks=[*build_asset_checks(partitions), *freshness_checks],
         sensors=[*build_alert_sensors(), *automation_sensors, freshness_sensor],
         schedules=schedules,
-        jobs=build_jobs(),
+        jobs=[*build_jobs(), *build_replay_jobs()],
         # Every step is one SQL statement in the warehouse; a process per step only adds start-up.
         executor=dg.in_process_executor,
         resources={

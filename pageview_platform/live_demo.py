@@ -57,18 +57,18 @@ class LiveDemo:
         self._retry(go)
         _say(f"landed {what}")
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple]:
         def go() -> list[tuple]:
             with duckdb.connect(str(self.database), read_only=True) as con:
-                return con.execute(sql).fetchall()
+                return con.execute(sql, params or []).fetchall()
 
         return self._retry(go)  # type: ignore[return-value]
 
-    def wait_until(self, sql: str, what: str) -> None:
+    def wait_until(self, sql: str, what: str, params: list[object] | None = None) -> None:
         deadline = time.monotonic() + WAIT_SECONDS
         while time.monotonic() < deadline:
             try:
-                if self.query(sql) == [(True,)]:
+                if self.query(sql, params) == [(True,)]:
                     _say(f"done: {what}")
                     return
             except duckdb.CatalogException:
@@ -125,8 +125,9 @@ def main() -> int:
             )
             demo.wait_until(
                 "SELECT count(*) > 0 FROM agg.pageviews_by_current_postcode_hourly"
-                f" WHERE pageview_hour = '{hour}'",
+                " WHERE pageview_hour = $1",
                 f"load {hour:%H}:00 captured and attributed",
+                [hour],
             )
         before = demo.query("SELECT * FROM core.user_postcode_history ORDER BY ALL")
 

@@ -65,18 +65,28 @@ class RunLauncher:
         self._location = location
         self._repository = location.get_repositories()[next(iter(location.get_repositories()))]
 
-    def run(self, job_name: str, first: str, last: str | None = None) -> RunOutcome:
-        """Runs JOB_NAME for partition FIRST, or the range FIRST..LAST in one run."""
+    def run(
+        self,
+        job_name: str,
+        first: str | None = None,
+        last: str | None = None,
+        ops_config: Mapping[str, object] | None = None,
+    ) -> RunOutcome:
+        """Runs JOB_NAME for partition FIRST, or the range FIRST..LAST in one run; an
+        unpartitioned job (FIRST None) takes its ops' config instead."""
         tags: Mapping[str, str]
-        if last is None or last == first:
+        if first is None:
+            tags, partitions = {}, "unpartitioned"
+        elif last is None or last == first:
             tags, partitions = {PARTITION_NAME_TAG: first}, first
         else:
             tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
             partitions = f"{first}...{last}"
+        run_config = {**_RUN_CONFIG, "ops": dict(ops_config)} if ops_config else _RUN_CONFIG
         remote_job = self._repository.get_full_job(job_name)
         plan = self._location.get_execution_plan(
             remote_job,
-            _RUN_CONFIG,
+            run_config,
             step_keys_to_execute=None,
             known_state=None,
             instance=self._instance,
@@ -84,7 +94,7 @@ class RunLauncher:
         dagster_run = self._instance.create_run(
             job_name=job_name,
             run_id=None,
-            run_config=_RUN_CONFIG,
+            run_config=run_config,
             resolved_op_selection=None,
             step_keys_to_execute=None,
             op_selection=None,

@@ -28,6 +28,12 @@ LOAD_WINDOW = timedelta(hours=2)  # a load of hour H may hold views up to (not i
 
 # Whitespace is exactly these six ASCII characters -- not Python's wider str.split() idea of it.
 _WHITESPACE_RUN = re.compile(r"[ \t\n\r\f\v]+")
+# A postcode is at most this long once normalised, and holds no control character (U+0000 to
+# U+001F, U+007F to U+009F) and no U+FFFD replacement character; a url is at most
+# URL_MAX_LENGTH long.
+POSTCODE_MAX_LENGTH = 16
+URL_MAX_LENGTH = 4096
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ufffd]")
 
 VIEW_NAMES = tuple(
     f"bi.pageviews_by_{question}_{grain}"
@@ -79,7 +85,13 @@ def normalise_postcode(postcode: str | None) -> str | None:
 
 def user_row_is_valid(row: UserRow) -> bool:
     user_id, postcode = row
-    return user_id is not None and normalise_postcode(postcode) is not None
+    normalised = normalise_postcode(postcode)
+    return (
+        user_id is not None
+        and normalised is not None
+        and len(normalised) <= POSTCODE_MAX_LENGTH
+        and not _UNPRINTABLE.search(normalised)
+    )
 
 
 def conflicting_users(rows: list[UserRow]) -> set[int]:
@@ -140,7 +152,7 @@ def is_blank(text: str | None) -> bool:
 
 def pageview_row_is_valid(row: PageviewRow, load_hour: datetime, start_date: date) -> bool:
     user_id, url, viewed_at = row
-    if user_id is None or is_blank(url) or viewed_at is None:
+    if user_id is None or is_blank(url) or len(url) > URL_MAX_LENGTH or viewed_at is None:
         return False
     start = datetime(start_date.year, start_date.month, start_date.day)
     return start <= viewed_at < hour_key(load_hour) + LOAD_WINDOW

@@ -170,6 +170,15 @@ CASES = {
         ["DELETE FROM raw.pageviews_extract WHERE load_hour = '2024-01-03 09:00' AND user_id = 5"],
         "captured 1 rows, the landing table holds 2",
     ),
+    "pageviews load under the wrong hour": (
+        _key(RAW_PAGEVIEWS, checks.LOAD_IN_ITS_WINDOW),
+        LAST_LOAD,
+        [
+            "UPDATE raw.pageviews_extract SET pageview_datetime = pageview_datetime"
+            " + INTERVAL 2 HOUR WHERE load_hour = '2024-01-03 09:00'"
+        ],
+        "loads_outside_their_window=1",
+    ),
     "users quarantine lost a row": (
         _key(USERS_QUARANTINE, checks.ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED),
         DAY_1,

@@ -1,14 +1,39 @@
 """Durable copies of the landing tables, taken before the extract process truncates them."""
 
-from dagster import AssetsDefinition
+from collections.abc import Callable
+
+from dagster import AssetExecutionContext, AssetsDefinition
 
 from pageview_platform.assets.partitions import Partitions, capture_window
 from pageview_platform.assets.sql_asset import ONE_RUN_PER_PARTITION, sql_asset
+from pageview_platform.warehouse.contract import (
+    PAGEVIEWS_LANDING,
+    USERS_LANDING,
+    LandingContract,
+)
 
 RAW_USERS_EXTRACT = ["raw", "users_extract"]
 RAW_PAGEVIEWS_EXTRACT = ["raw", "pageviews_extract"]
 USERS_QUARANTINE = ["core", "users_quarantine"]
 PAGEVIEWS_QUARANTINE = ["core", "pageviews_quarantine"]
+
+
+def _contracted_capture_window(
+    contract: LandingContract,
+) -> Callable[[AssetExecutionContext], dict[str, object]]:
+    """The capture's window, once the landing table is found to keep the extract's contract."""
+
+    def params(context: AssetExecutionContext) -> dict[str, object]:
+        window = capture_window(context)
+        with context.resources.warehouse.connection() as con:
+            extra = contract.verify(con)
+        if extra:
+            context.log.warning(
+                f"landing.{contract.table}: extra columns {', '.join(extra)} not captured"
+            )
+        return window
+
+    return params
 
 
 def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
@@ -24,7 +49,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partitions_def=partitions.daily,
             partition_expr="snapshot_date",
             group_name="capture",
-            params=capture_window,
+            params=_contracted_capture_window(USERS_LANDING),
+            required_resource_keys={"warehouse"},
             backfill_policy=ONE_RUN_PER_PARTITION,
         ),
         sql_asset(
@@ -40,7 +66,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partitions_def=partitions.hourly,
             partition_expr="load_hour",
             group_name="capture",
-            params=capture_window,
+            params=_contracted_capture_window(PAGEVIEWS_LANDING),
+            required_resource_keys={"warehouse"},
             backfill_policy=ONE_RUN_PER_PARTITION,
         ),
         sql_asset(

@@ -2,8 +2,10 @@
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -72,33 +74,14 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
     ) -> Iterator[MaterializeResult]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""
-        params = window(context)
-        metrics: Counter[str] = Counter()
         with warehouse.connection() as con, transaction(con):
-            (replaced_loads,) = execute(
-                con, read_sql("transform/replaced_pageview_loads.sql"), params
-            ).fetchone()
-            # Rebuilding reads every captured load: only worth it when a load was replaced.
-            seconds: Counter[str] = Counter()
-            if replaced_loads:
-                seconds.update(
-                    run_script(con, read_sql("transform/rebuild_pageview_hours.sql"), params)
-                )
-            # A range merges its loads one after the other: max() composes.
-            for load in _hours(params["start"], params["end"]):
-                load_params = {"start": load, "end": load + HOUR}
-                for script in ("merge_pageviews_load", "apply_aggregate_deltas"):
-                    seconds.update(
-                        run_script(con, read_sql(f"transform/{script}.sql"), load_params)
-                    )
-                metrics.update(
-                    metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)
-                )
+            merged = merge_loads(con, window(context))
         # Where the merge's time went, statement by statement, for the bench and the UI.
-        profile = {f"seconds_{label}": round(t, 3) for label, t in seconds.items()}
+        profile = {f"seconds_{label}": round(t, 3) for label, t in merged.seconds.items()}
+        metrics = merged.metrics
         yield MaterializeResult(
             asset_key=PAGEVIEW_FACT,
-            metadata={**metrics, "replaced_loads": replaced_loads, **profile},
+            metadata={**metrics, "replaced_loads": merged.replaced_loads, **profile},
         )
         for key in (AT_VIEW_HOURLY, CURRENT_HOURLY):
             yield MaterializeResult(
@@ -107,6 +90,38 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             )
 
     return [pageview_fact_and_aggregates]
+
+
+@dataclass
+class MergedLoads:
+    """What merging a window's loads changed, and where the time went."""
+
+    replaced_loads: int
+    metrics: Counter[str] = field(default_factory=Counter)
+    seconds: Counter[str] = field(default_factory=Counter)
+
+
+def merge_loads(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> MergedLoads:
+    """Merges the captured loads of the window into the fact and both aggregates, inside the
+    caller's transaction (the multi-asset's, or a quarantine replay's)."""
+    (replaced_loads,) = execute(
+        con, read_sql("transform/replaced_pageview_loads.sql"), params
+    ).fetchone()
+    merged = MergedLoads(replaced_loads)
+    # Rebuilding reads every captured load: only worth it when a load was replaced.
+    if replaced_loads:
+        merged.seconds.update(
+            run_script(con, read_sql("transform/rebuild_pageview_hours.sql"), params)
+        )
+    # A range merges its loads one after the other: max() composes.
+    for load in _hours(params["start"], params["end"]):
+        load_params = {"start": load, "end": load + HOUR}
+        for script in ("merge_pageviews_load", "apply_aggregate_deltas"):
+            merged.seconds.update(run_script(con, read_sql(f"transform/{script}.sql"), load_params))
+        merged.metrics.update(
+            metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)
+        )
+    return merged
 
 
 def _hours(start: datetime, end: datetime) -> Iterator[datetime]:

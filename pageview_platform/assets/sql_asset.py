@@ -1,6 +1,6 @@
 """Assets whose body is one SQL file evaluated by the warehouse over the run's partitions."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 
 from dagster import (
     AssetDep,
@@ -35,11 +35,13 @@ def sql_asset(
     metrics: str | None = None,
     params: Callable[[AssetExecutionContext], dict[str, object]] = window,
     backfill_policy: BackfillPolicy | None = ONE_RUN_PER_RANGE,
+    required_resource_keys: Set[str] = frozenset(),
 ) -> AssetsDefinition:
     """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql).
 
     `after` names SQL files run in the same transaction once the rows are written; `metrics`
-    names a query whose one row becomes numeric metadata (see SqlRelation).
+    names a query whose one row becomes numeric metadata (see SqlRelation); `params` may use
+    the resources named in `required_resource_keys`.
     """
 
     @asset(
@@ -52,6 +54,7 @@ def sql_asset(
         io_manager_key=WAREHOUSE_IO,
         kinds=KINDS,
         group_name=group_name,
+        required_resource_keys=set(required_resource_keys),
     )
     def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
         return SqlRelation.from_file(sql, params(context), tuple(after), metrics)

@@ -37,11 +37,6 @@ def _run_script(con: duckdb.DuckDBPyConnection, path: str, params: Mapping[str, 
     return int(row[0]) if row else 0
 
 
-def quoted_path(path: Path) -> str:
-    """A file path as a SQL string literal, for ATTACH (which takes no parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class _Load:
     """One load's connection and its stages; open and close are stages too (close checkpoints).
 
@@ -71,7 +66,9 @@ class _Load:
         """Copies the landing table from the warehouse file, attached only while it copies."""
 
         def copy() -> int:
-            self.con.execute(f"ATTACH {quoted_path(warehouse)} AS {WAREHOUSE_ALIAS} (READ_ONLY)")
+            self.con.execute(
+                f"ATTACH $path AS {WAREHOUSE_ALIAS} (READ_ONLY)", {"path": str(warehouse)}
+            )
             try:
                 return _run_script(self.con, path, params)
             finally:

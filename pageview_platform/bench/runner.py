@@ -26,7 +26,7 @@ import duckdb
 from dagster import DagsterInstance
 from dagster._core.execution.stats import RunStepKeyStatsSnapshot
 
-from pageview_platform.bench.baseline import Baseline, quoted_path
+from pageview_platform.bench.baseline import Baseline
 from pageview_platform.bench.measure import Stage, measured
 from pageview_platform.ingest import Ingest, IngestReport
 from pageview_platform.runs import run_launcher
@@ -326,8 +326,8 @@ def time_bi_views(
 def differing_rows(pipeline: Path, baseline: Path, config: dict[str, object]) -> dict[str, int]:
     """For each daily answer, the rows one side has and the other lacks (0 when they agree)."""
     with duckdb.connect(":memory:", config=config) as con:
-        con.execute(f"ATTACH {quoted_path(pipeline)} AS pipeline (READ_ONLY)")
-        con.execute(f"ATTACH {quoted_path(baseline)} AS baseline (READ_ONLY)")
+        con.execute("ATTACH $path AS pipeline (READ_ONLY)", {"path": str(pipeline)})
+        con.execute("ATTACH $path AS baseline (READ_ONLY)", {"path": str(baseline)})
         return {
             view: con.execute(
                 f"SELECT count(*) FROM ("

@@ -9,6 +9,7 @@ WITH load_views AS (
         AND user_id IS NOT NULL
         AND url IS NOT NULL
         AND NOT regexp_full_match(url, '[ \t\n\r\f\x0B]*')
+        AND length(url) <= 4096
         AND pageview_datetime >= $start_date
         AND pageview_datetime < CAST($load_hour AS TIMESTAMP) + INTERVAL 2 HOUR
     GROUP BY user_id, url, pageview_datetime

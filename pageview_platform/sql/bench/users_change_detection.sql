@@ -12,6 +12,8 @@ agreed AS (
     SELECT user_id, min(postcode) AS postcode
     FROM snapshot
     WHERE postcode <> ''
+        AND length(postcode) <= 16
+        AND NOT regexp_matches(postcode, '[\x00-\x1F\x7F-\x9F\x{FFFD}]')
     GROUP BY user_id
     HAVING min(postcode) = max(postcode)
 )

@@ -26,3 +26,22 @@ CREATE TABLE IF NOT EXISTS ops.pageview_load_captures (
     captured_rows BIGINT NOT NULL,
     content_hash VARCHAR NOT NULL
 );
+-- Every quarantined row a replay re-admitted (the rules it failed were corrected), with the
+-- reason it had, when it left quarantine and the run that released it.
+CREATE TABLE IF NOT EXISTS ops.users_quarantine_replays (
+    snapshot_date TIMESTAMP NOT NULL,
+    id BIGINT,
+    postcode VARCHAR,
+    reason VARCHAR NOT NULL,
+    replayed_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops.pageviews_quarantine_replays (
+    load_hour TIMESTAMP NOT NULL,
+    user_id BIGINT,
+    url VARCHAR,
+    pageview_datetime TIMESTAMP,
+    reason VARCHAR NOT NULL,
+    replayed_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);

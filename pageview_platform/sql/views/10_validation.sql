@@ -1,5 +1,9 @@
 -- The validation rules, written once: quarantine keeps the rows with a reject_reason,
 -- everything downstream reads the rows without one.
+-- A postcode is a BI grouping key: longer than 16 characters once normalised (no postal code
+-- is), or holding a control character or U+FFFD (text a decoder upstream already broke), it
+-- would put a garbage row in every BI view. A url is only part of a view's identity and never
+-- shown, so odd characters in it are kept; one over 4096 characters is not a page address.
 CREATE OR REPLACE VIEW core.users_extract_checked AS
 WITH normalised AS (
     SELECT
@@ -25,6 +29,9 @@ classified AS (
             WHEN id IS NULL THEN 'missing_id'
             WHEN postcode IS NULL THEN 'missing_postcode'
             WHEN postcode_normalised = '' THEN 'blank_postcode'
+            WHEN length(postcode_normalised) > 16 THEN 'postcode_too_long'
+            WHEN regexp_matches(postcode_normalised, '[\x00-\x1F\x7F-\x9F\x{FFFD}]')
+                THEN 'unprintable_postcode'
         END AS invalid_reason
     FROM normalised
 ),
@@ -63,6 +70,7 @@ SELECT
             WHEN ascii(r.url) > 32 THEN FALSE
             ELSE regexp_replace(r.url, '[ \t\n\r\f\x0B]+', '', 'g') = ''
         END THEN 'blank_url'
+        WHEN length(r.url) > 4096 THEN 'url_too_long'
         WHEN r.pageview_datetime IS NULL THEN 'missing_pageview_datetime'
         WHEN r.pageview_datetime < s.start_date THEN 'before_start_date'
         WHEN r.pageview_datetime >= r.load_hour + INTERVAL 2 HOUR THEN 'after_load_window'
