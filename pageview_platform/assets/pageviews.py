@@ -18,8 +18,10 @@ from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
 from pageview_platform.warehouse.duckdb import (
+    WAREHOUSE_RETRY_POLICY,
     Warehouse,
     execute,
+    fail_fast_unless_transient,
     metrics_row,
     run_script,
     transaction,
@@ -66,6 +68,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         partitions_def=partitions.hourly,
         # A range of loads merges in one transaction: max() over loads does not care about order.
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def pageview_fact_and_aggregates(
         context: AssetExecutionContext, warehouse: Warehouse
@@ -74,7 +77,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         one transaction, so the BI views never see one without the other."""
         params = window(context)
         metrics: Counter[str] = Counter()
-        with warehouse.connection() as con, transaction(con):
+        with fail_fast_unless_transient(), warehouse.connection() as con, transaction(con):
             (replaced_loads,) = execute(
                 con, read_sql("transform/replaced_pageview_loads.sql"), params
             ).fetchone()
