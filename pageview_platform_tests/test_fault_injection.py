@@ -34,13 +34,17 @@ def test_killed_at_each_kind_of_write_point_a_load_and_a_snapshot_recover(
 
 
 @pytest.mark.soak
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_killed_at_every_write_point_the_ingest_recovers(
     tmp_path: Path, server: KillServer, name: str
 ) -> None:
     tally = Tally()
     sweep = FaultSweep(SCENARIOS[name], tmp_path, server)
-    for k in range(1, len(sweep.points) + 1):
-        sweep.kill_at(k, tally)
+    # Every process deploys the schema the same way before its ingest starts: those points are
+    # swept in the first scenario only.
+    first = next(iter(SCENARIOS))
+    for k, (kind, _) in enumerate(sweep.points, start=1):
+        if kind != "deploy" or name == first:
+            sweep.kill_at(k, tally)
     print(f"\n{name}: {len(sweep.points)} write points\n{tally.table()}")
     assert tally.survived == tally.injected
