@@ -49,6 +49,12 @@ def statement_text(sql: str) -> str:
     return " ".join(" ".join(lines).split())
 
 
+def statement_target(statement: str) -> str | None:
+    """The table a DML statement or a temp table creation writes, lower case."""
+    target = _TARGET.match(statement)
+    return target.group(1).lower() if target else None
+
+
 def write_kind(statement: str, frame: FrameType | None) -> str | None:
     """The kind of write point STATEMENT is, from its verb and the function that ran it."""
     if not _WRITE.match(statement):
@@ -64,8 +70,7 @@ def write_kind(statement: str, frame: FrameType | None) -> str | None:
         return "commit"
     if caller != "script":
         return caller
-    target = _TARGET.match(statement)
-    if target and target.group(1).lower().startswith("ops."):
+    if (statement_target(statement) or "").startswith("ops."):
         return "ops_log"
     return f"script_{'temp_table' if verb == 'create' else verb}"
 
