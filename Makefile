@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui live-demo lint validate clean bench
+.PHONY: demo test soak ui live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || ec
 
 test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test)
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
+
+# Not in CI: every scenario of test_fault_injection.py (a load, a snapshot, a replaced load, a
+# back-dated snapshot) SIGKILLed at every write point, each kill retried; prints the tally.
+soak: $(STAMP)  ## kill ingests at every write point and retry them (tens of minutes)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -s -m soak pageview_platform_tests/test_fault_injection.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pageview_platform pageview_platform_tests

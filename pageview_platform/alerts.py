@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-import duckdb
 from dagster import (
     AssetCheckEvaluation,
     ConfigurableResource,
@@ -32,7 +31,7 @@ from dagster._utils.error import SerializableErrorInfo
 from dagster_slack import SlackResource
 from pydantic import Field
 
-from pageview_platform.warehouse.duckdb import connect
+from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS, connect
 
 # The kinds of alert the platform raises (ops.alerts.kind).
 RUN_FAILURE = "run_failure"  # a run of this code location failed; subject: the job
@@ -50,8 +49,6 @@ _INSERT_ALERT = """
 INSERT INTO ops.alerts (raised_at, kind, subject, message, run_id)
 VALUES ($raised_at, $kind, $subject, $message, $run_id)
 """
-# DuckDB lets one process write at a time; these errors mean "another process holds the file".
-_RETRYABLE = (duckdb.IOException, duckdb.TransactionException)
 _CHECK_EVENTS_PER_TICK = 100
 _METADATA_VALUE_CHARS = 80
 
@@ -130,7 +127,7 @@ class AlertSink(ConfigurableResource):
                 finally:
                     connection.close()
                 return
-            except _RETRYABLE:
+            except TRANSIENT_ERRORS:
                 if time.monotonic() + pause > deadline:
                     raise
                 time.sleep(pause)

@@ -44,7 +44,7 @@ from pageview_platform.jobs import (
     merge_pageviews_loads,
     update_postcode_history,
 )
-from pageview_platform.runs import STARTED_BY_CLI_TAG
+from pageview_platform.runs import STARTED_BY_CLI_TAG, fail_orphaned_runs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import Warehouse
 
@@ -52,6 +52,7 @@ CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
 CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
 AFTER_USERS_CAPTURE_SENSOR = "update_history_after_users_capture"
 CATCH_UP_SCHEDULE = "merge_recent_loads"
+ORPHANED_RUNS_SENSOR = "fail_orphaned_cli_runs"
 
 CATCH_UP_HOURS = 3
 
@@ -254,11 +255,26 @@ def merge_recent_loads(context: ScheduleEvaluationContext) -> RunRequest | SkipR
     )
 
 
+@sensor(
+    name=ORPHANED_RUNS_SENSOR,
+    description="Marks failed the runs of CLI processes that were killed, so they stop holding"
+    " the run queue's slot.",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+)
+def fail_orphaned_cli_runs(context: SensorEvaluationContext) -> SkipReason:
+    """The daemon's sweep: otherwise the queue waits for the next CLI ingest to do it."""
+    failed = fail_orphaned_runs(context.instance)
+    return SkipReason(f"{len(failed)} runs of dead CLI processes marked failed")
+
+
 def build_automation() -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
-    """The landing sensors, the back-dated-history follow-up and the catch-up schedule."""
+    """The landing sensors, the back-dated-history follow-up, the sweep of runs whose CLI process
+    died, and the catch-up schedule."""
     sensors = [
         capture_new_pageviews_load,
         capture_new_users_snapshot,
         update_history_after_users_capture,
+        fail_orphaned_cli_runs,
     ]
     return sensors, [merge_recent_loads]

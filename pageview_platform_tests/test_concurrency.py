@@ -3,7 +3,10 @@
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
+
+from dagster import DagsterInstance, DagsterRunStatus
 
 from pageview_platform_tests import oracle
 from pageview_platform_tests.harness import Platform
@@ -23,11 +26,40 @@ def test_users_and_pageviews_ingests_running_at_once_agree_with_the_oracle(
 ) -> None:
     platform.land_users(USERS)
     platform.land_pageviews(PAGEVIEWS)
-    commands = (
+    run_at_once(
         ["ingest-users", "--date", "2024-01-02"],
         ["ingest-pageviews", "--hour", "2024-01-02T05"],
     )
-    # Both processes contend for the one DuckDB file; writers wait for the lock in turn.
+    expected = oracle.expected_views(
+        [
+            ("users", date(2024, 1, 2), USERS),
+            ("pageviews", datetime(2024, 1, 2, 5), PAGEVIEWS),
+        ]
+    )
+    assert platform.views() == expected
+
+
+def test_two_ingests_of_the_same_load_at_once_count_each_view_once_and_never_interleave(
+    platform: Platform,
+) -> None:
+    platform.land_pageviews(PAGEVIEWS)
+    command = ["ingest-pageviews", "--hour", "2024-01-02T05"]
+    run_at_once(command, command)
+    assert platform.views() == oracle.expected_views(
+        [("pageviews", datetime(2024, 1, 2, 5), PAGEVIEWS)]
+    )
+    assert platform.query("SELECT count(*) FROM ops.pageview_load_captures") == [(1,)]
+    with DagsterInstance.get() as instance:
+        records = instance.get_run_records(order_by="create_timestamp", ascending=True)
+    assert [r.dagster_run.status for r in records] == [DagsterRunStatus.SUCCESS] * 2
+    first, second = records
+    # The first ingest holds the warehouse from before its run starts until after it ends.
+    assert first.end_time <= second.start_time
+
+
+def run_at_once(*commands: Sequence[str]) -> None:
+    """Starts one CLI process per command at the same moment; each must exit 0."""
+    # The processes contend for the one DuckDB file; writers wait for the lock in turn.
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "pageview_platform", *command],
@@ -41,10 +73,3 @@ def test_users_and_pageviews_ingests_running_at_once_agree_with_the_oracle(
     for process in processes:
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, out + err
-    expected = oracle.expected_views(
-        [
-            ("users", date(2024, 1, 2), USERS),
-            ("pageviews", datetime(2024, 1, 2, 5), PAGEVIEWS),
-        ]
-    )
-    assert platform.views() == expected

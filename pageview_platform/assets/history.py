@@ -12,7 +12,11 @@ from dagster import (
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
 from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
-from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform.warehouse.duckdb import (
+    WAREHOUSE_RETRY_POLICY,
+    Warehouse,
+    fail_fast_unless_transient,
+)
 from pageview_platform.warehouse.sql import SqlRelation
 
 USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
@@ -37,22 +41,26 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         io_manager_key=WAREHOUSE_IO,
         kinds=KINDS,
         group_name="history",
+        retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def user_postcode_history(context: AssetExecutionContext, warehouse: Warehouse) -> SqlRelation:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
         whose versions changed, in the fact and both aggregates."""
         params = window(context)
-        with warehouse.connection() as con:
-            (later,) = con.execute(
-                "SELECT max(valid_from) FROM core.user_postcode_history WHERE valid_from >= $end",
-                {"end": params["end"]},
-            ).fetchone()
-        if later is not None:
-            raise ValueError(
-                f"versions from {later:%Y-%m-%d} build on this window's; materialize the range from"
-                f" {context.partition_keys[0]} through {later:%Y-%m-%d} in one run instead"
-            )
+        with fail_fast_unless_transient():
+            with warehouse.connection() as con:
+                (later,) = con.execute(
+                    "SELECT max(valid_from) FROM core.user_postcode_history"
+                    " WHERE valid_from >= $end",
+                    {"end": params["end"]},
+                ).fetchone()
+            if later is not None:
+                raise ValueError(
+                    f"versions from {later:%Y-%m-%d} build on this window's; materialize the"
+                    f" range from {context.partition_keys[0]} through {later:%Y-%m-%d} in one"
+                    " run instead"
+                )
         return SqlRelation.from_file(
             "transform/user_postcode_history.sql",
             params,

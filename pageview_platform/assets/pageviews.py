@@ -20,8 +20,10 @@ from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
 from pageview_platform.warehouse.duckdb import (
+    WAREHOUSE_RETRY_POLICY,
     Warehouse,
     execute,
+    fail_fast_unless_transient,
     metrics_row,
     run_script,
     transaction,
@@ -68,13 +70,14 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         partitions_def=partitions.hourly,
         # A range of loads merges in one transaction: max() over loads does not care about order.
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def pageview_fact_and_aggregates(
         context: AssetExecutionContext, warehouse: Warehouse
     ) -> Iterator[MaterializeResult]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""
-        with warehouse.connection() as con, transaction(con):
+        with fail_fast_unless_transient(), warehouse.connection() as con, transaction(con):
             merged = merge_loads(con, window(context))
         # Where the merge's time went, statement by statement, for the bench and the UI.
         profile = {f"seconds_{label}": round(t, 3) for label, t in merged.seconds.items()}

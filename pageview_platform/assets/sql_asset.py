@@ -12,6 +12,7 @@ from dagster import (
 )
 
 from pageview_platform.assets.partitions import window
+from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
 from pageview_platform.warehouse.sql import SqlRelation
 
 WAREHOUSE_IO = "warehouse_io_manager"
@@ -55,8 +56,10 @@ def sql_asset(
         kinds=KINDS,
         group_name=group_name,
         required_resource_keys=set(required_resource_keys),
+        retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
-        return SqlRelation.from_file(sql, params(context), tuple(after), metrics)
+        with fail_fast_unless_transient():
+            return SqlRelation.from_file(sql, params(context), tuple(after), metrics)
 
     return _sql_asset

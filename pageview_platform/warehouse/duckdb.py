@@ -12,7 +12,17 @@ from time import perf_counter
 from typing import Any
 
 import duckdb
-from dagster import ConfigurableResource, InputContext, OutputContext, TableColumn, TableSchema
+from dagster import (
+    Backoff,
+    ConfigurableResource,
+    Failure,
+    InputContext,
+    Jitter,
+    OutputContext,
+    RetryPolicy,
+    TableColumn,
+    TableSchema,
+)
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster._utils.backoff import backoff
@@ -24,6 +34,17 @@ from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_stateme
 
 LOCK_RETRIES = 40
 LOCK_RETRY_DELAY = 1.5  # seconds; with the first quick retries, about a minute in all
+
+# Errors that say another writer holds the file or won a conflict, not that the data is wrong:
+# the same write can succeed a moment later.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (duckdb.IOException, duckdb.TransactionException)
+
+# For the steps that write the warehouse: after the connection's own minute of waiting for the
+# lock, up to three more attempts about 1, 3 and 7 seconds apart. Only TRANSIENT_ERRORS reach it
+# (see fail_fast_unless_transient).
+WAREHOUSE_RETRY_POLICY = RetryPolicy(
+    max_retries=3, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 
 def _lock_retry_delays() -> Iterator[float]:
@@ -51,7 +72,7 @@ def connect(
     # opening it read-only) block writers briefly: wait for the lock rather than fail the run.
     connection = backoff(
         duckdb.connect,
-        retry_on=(duckdb.IOException,),
+        retry_on=TRANSIENT_ERRORS,
         args=[str(path)],
         kwargs={"config": dict(config)},
         max_retries=lock_retries,
@@ -63,6 +84,18 @@ def connect(
             deploy_schema(connection, start_date)
             _deployed.add(key)
     return connection
+
+
+@contextmanager
+def fail_fast_unless_transient() -> Iterator[None]:
+    """Leaves transient warehouse errors to the step's retry policy and fails the step at once on
+    any other error, which would only fail again (a data error, a refused partition range)."""
+    try:
+        yield
+    except (*TRANSIENT_ERRORS, Failure):
+        raise
+    except Exception as err:
+        raise Failure(description=f"{type(err).__name__}: {err}", allow_retries=False) from err
 
 
 def deploy_schema(connection: duckdb.DuckDBPyConnection, start_date: date) -> None:
@@ -113,20 +146,21 @@ class TransactionalDuckDbClient(DuckDbClient):
     @contextmanager
     def connect(context, _table_slice) -> Iterator[duckdb.DuckDBPyConnection]:
         config = context.resource_config
-        connection = connect(
-            config["database"],
-            config["connection_config"],
-            date.fromisoformat(config["start_date"]),
-        )
-        try:
-            connection.execute("BEGIN TRANSACTION")
-            yield connection
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        finally:
-            connection.close()
+        with fail_fast_unless_transient():
+            connection = connect(
+                config["database"],
+                config["connection_config"],
+                date.fromisoformat(config["start_date"]),
+            )
+            try:
+                connection.execute("BEGIN TRANSACTION")
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            finally:
+                connection.close()
 
 
 def _slice_row_count(connection, table_slice: TableSlice) -> int:
