@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test soak ui live-demo lint validate clean bench
+.PHONY: demo test soak soak-order ui live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,17 @@ test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a 
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
 
 # Not in CI: every scenario of test_fault_injection.py (a load, a snapshot, a replaced load, a
-# back-dated snapshot) SIGKILLed at every write point, each kill retried; prints the tally.
-soak: $(STAMP)  ## kill ingests at every write point and retry them (tens of minutes)
+# back-dated snapshot) SIGKILLed at every write point, each kill retried; prints the tally. Then
+# the order/repetition property test on fresh random plans.
+soak: $(STAMP) soak-order  ## kill ingests at every write point, random orders (about 25 minutes)
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -s -m soak pageview_platform_tests/test_fault_injection.py
+
+# The order/repetition property test on fresh random plans instead of CI's fixed ones (about
+# 12 s a plan on 2 cores). A failure prints the plan; ORDER_SHRINK=1 shrinks it.
+ORDER_SOAK_EXAMPLES ?= 50
+soak-order: $(STAMP)  ## random orders, repeats and backfills against the oracle (10-15 minutes)
+	TMPDIR=$(TEST_TMPDIR) ORDER_RANDOM=1 ORDER_MAX_EXAMPLES=$(ORDER_SOAK_EXAMPLES) \
+	  $(BIN)/pytest -q pageview_platform_tests/test_order_property.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pageview_platform pageview_platform_tests
