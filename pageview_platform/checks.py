@@ -7,6 +7,7 @@ which takes their checks along: every check runs right after its asset, in the s
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -28,7 +29,7 @@ from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 from pageview_platform.assets.partitions import Partitions, one_partition_window, window
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import Warehouse, execute
+from pageview_platform.warehouse.duckdb import Warehouse, execute, transaction
 from pageview_platform.warehouse.sql import read_sql
 
 CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
@@ -80,6 +81,26 @@ def _one_load_window(context: AssetCheckExecutionContext) -> dict[str, object]:
     return one_partition_window(
         context, f"{context.check_specs[0].key.to_user_string()} checks one captured load"
     )
+
+
+def _blocked(
+    warehouse: Warehouse, context: AssetCheckExecutionContext, result: AssetCheckResult
+) -> AssetCheckResult:
+    """RESULT, recording a failed snapshot check in ops.users_snapshot_blocks so that no later
+    history rebuild applies the blocked snapshot the date's captured copy now holds."""
+    if not result.passed:
+        with warehouse.connection() as con, transaction(con):
+            execute(
+                con,
+                read_sql("transform/log_users_snapshot_block.sql"),
+                {
+                    "start": _one_load_window(context)["start"],
+                    "check_name": context.check_specs[0].name,
+                    "reason": result.description or "",
+                    "blocked_at": datetime.now(UTC).replace(tzinfo=None),
+                },
+            )
+    return result
 
 
 def _row(warehouse: Warehouse, sql: str, params: dict[str, object]) -> dict[str, Any]:
@@ -200,11 +221,15 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         """The captured users snapshot holds at least one row; an empty one stops the run."""
         row = _row(warehouse, _SNAPSHOT_ROWS, _one_load_window(context))
         empty = row["snapshot_rows"] == 0
-        return AssetCheckResult(
-            passed=not empty,
-            severity=AssetCheckSeverity.ERROR,
-            metadata=row,
-            description="the users snapshot is empty" if empty else None,
+        return _blocked(
+            warehouse,
+            context,
+            AssetCheckResult(
+                passed=not empty,
+                severity=AssetCheckSeverity.ERROR,
+                metadata=row,
+                description="the users snapshot is empty" if empty else None,
+            ),
         )
 
     @asset_check(
@@ -233,7 +258,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             )
         shrink = max(previous_users - users, 0) / previous_users if previous_users else 0.0
         passed = shrink <= max_shrink
-        return AssetCheckResult(
+        result = AssetCheckResult(
             passed=passed,
             severity=AssetCheckSeverity.ERROR,
             metadata={
@@ -248,6 +273,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             else f"{users} users against {previous_users} on {previous_date:%Y-%m-%d}:"
             f" {shrink:.1%} fewer, more than the {max_shrink:.1%} allowed",
         )
+        return _blocked(warehouse, context, result)
 
     return [
         _captured_every_landing_row(

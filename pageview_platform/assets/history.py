@@ -15,9 +15,10 @@ from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
 from pageview_platform.warehouse.duckdb import (
     WAREHOUSE_RETRY_POLICY,
     Warehouse,
+    execute,
     fail_fast_unless_transient,
 )
-from pageview_platform.warehouse.sql import SqlRelation
+from pageview_platform.warehouse.sql import SqlRelation, read_sql
 
 USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
 
@@ -55,6 +56,16 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
                     " WHERE valid_from >= $end",
                     {"end": params["end"]},
                 ).fetchone()
+                blocked = execute(
+                    con, read_sql("checks/users_snapshot_blocks.sql"), params
+                ).fetchall()
+            if blocked:
+                day, check_name, reason = blocked[0]
+                raise ValueError(
+                    f"the users snapshot of {day:%Y-%m-%d} was blocked by {check_name} ({reason});"
+                    " its captured copy is that snapshot: ingest a corrected extract of the date"
+                    " (or raise the limit and ingest it again) before rebuilding history over it"
+                )
             if later is not None:
                 raise ValueError(
                     f"versions from {later:%Y-%m-%d} build on this window's; materialize the"

@@ -45,3 +45,12 @@ CREATE TABLE IF NOT EXISTS ops.pageviews_quarantine_replays (
     replayed_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- The users snapshots whose capture a blocking check stopped. The captured copy of the date is
+-- that blocked snapshot until the date is captured again (the capture clears its blocks), so
+-- history refuses to rebuild over a blocked date rather than apply what the check stopped.
+CREATE TABLE IF NOT EXISTS ops.users_snapshot_blocks (
+    snapshot_date TIMESTAMP NOT NULL,
+    check_name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    blocked_at TIMESTAMP NOT NULL
+);

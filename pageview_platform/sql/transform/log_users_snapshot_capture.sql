@@ -13,4 +13,7 @@ WHERE NOT EXISTS (
     SELECT 1
     FROM ops.users_snapshot_captures AS c
     WHERE c.snapshot_date = captured.snapshot_date AND c.content_hash = captured.content_hash
-)
+);
+
+-- A new capture replaces the blocked one: its own checks, which run next, judge it afresh.
+DELETE FROM ops.users_snapshot_blocks WHERE snapshot_date = $start
