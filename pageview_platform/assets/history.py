@@ -12,7 +12,7 @@ from dagster import (
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
 from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
-from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform.warehouse.session import WarehouseResource
 from pageview_platform.warehouse.sql import SqlRelation
 
 USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
@@ -38,7 +38,9 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         kinds=KINDS,
         group_name="history",
     )
-    def user_postcode_history(context: AssetExecutionContext, warehouse: Warehouse) -> SqlRelation:
+    def user_postcode_history(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> SqlRelation:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
         whose versions changed, in the fact and both aggregates."""

@@ -17,8 +17,8 @@ from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
 from pageview_platform.assets.sql_asset import KINDS
-from pageview_platform.warehouse.duckdb import (
-    Warehouse,
+from pageview_platform.warehouse.session import (
+    WarehouseResource,
     execute,
     metrics_row,
     run_script,
@@ -68,7 +68,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         backfill_policy=BackfillPolicy.single_run(),
     )
     def pageview_fact_and_aggregates(
-        context: AssetExecutionContext, warehouse: Warehouse
+        context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""
