@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test ui live-demo lint validate clean bench
+.PHONY: demo test test-snowflake ui live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ demo: $(STAMP)  ## simulate a few days, ingest every load, print both answers
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
 test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test)
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -m "not snowflake_full"
+
+# Every Snowflake test on fakesnow, the randomised oracle scenarios left out of `make test` too.
+test-snowflake: $(STAMP)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -m snowflake
 
 lint: $(STAMP)
 	$(BIN)/ruff check pageview_platform pageview_platform_tests
