@@ -11,7 +11,7 @@ from dagster import (
 
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
-from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
+from pageview_platform.assets.sql_asset import WAREHOUSE_IO, kinds
 from pageview_platform.warehouse.session import WarehouseResource
 from pageview_platform.warehouse.sql import SqlRelation
 
@@ -35,7 +35,7 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         backfill_policy=BackfillPolicy.single_run(),
         metadata={"partition_expr": "valid_from"},
         io_manager_key=WAREHOUSE_IO,
-        kinds=KINDS,
+        kinds=kinds(),
         group_name="history",
     )
     def user_postcode_history(

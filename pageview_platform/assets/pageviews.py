@@ -16,7 +16,7 @@ from dagster import (
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
-from pageview_platform.assets.sql_asset import KINDS
+from pageview_platform.assets.sql_asset import kinds
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -44,7 +44,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="One row per distinct pageview, counted once across overlapping"
                 " loads, with the postcode the user had when viewing." + _NOTE,
                 deps=[RAW_PAGEVIEWS_EXTRACT, USER_POSTCODE_HISTORY],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
             AssetSpec(
@@ -52,14 +52,14 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="Pageviews per hour per postcode the user had at the time of the"
                 " view." + _NOTE,
                 deps=[PAGEVIEW_FACT],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
             AssetSpec(
                 CURRENT_HOURLY,
                 description="Pageviews per hour per user's current (most recent) postcode." + _NOTE,
                 deps=[PAGEVIEW_FACT],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
         ],

@@ -102,7 +102,14 @@ def scratch_ddl() -> list[SnowflakeStatement]:
     """CREATE statements for every scratch relation, empty, in dependency order (deploy only)."""
     statements = []
     for name, query in _scratch_definitions():
-        empty = exp.select("*").from_(query.subquery("definition")).limit(0)
+        # No rows are read, so the window's parameters only need their type (every parameter of
+        # a transformation is a timestamp); DDL then binds nothing.
+        typed = query.transform(
+            lambda node: exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
+            if isinstance(node, exp.Placeholder)
+            else node
+        )
+        empty = exp.select("*").from_(typed.subquery("definition")).limit(0)
         create = exp.Create(
             this=exp.to_table(f"{SCRATCH_SCHEMA}.{name}"),
             kind="TABLE",

@@ -142,10 +142,9 @@ def deploy_schema(connection: SnowflakeSession, start_date: date) -> list[str]:
                     run(translated.sql)
     for statement in split_statements((SQL_ROOT / "snowflake" / "deploy.sql").read_text()):
         run(statement)
-    # Scratch tables take their columns from the queries that fill them; the values bound here
-    # only let the (empty) definitions compile.
+    # Scratch tables take their columns from the queries that fill them.
     for create in scratch_ddl():
-        run(create.sql, [datetime(2000, 1, 1)] * len(create.parameters))
+        run(create.sql)
     run("BEGIN")
     run("DELETE FROM core.platform_settings")
     run(
