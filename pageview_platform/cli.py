@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for statement in deploy_schema(settings, grants=args.grants):
                 print(statement)
             return 0
+        if args.command in ("demo", "bench") and settings.snowflake is not None:
+            # Both simulate the extract by writing a DuckDB file's landing tables.
+            raise SettingsError(f"{args.command} runs on DuckDB only: unset PAGEVIEW_WAREHOUSE")
         if args.command == "demo":
             from pageview_platform.demo import run_demo
 

@@ -438,6 +438,13 @@ def test_a_missing_snowflake_variable_is_a_one_line_error_naming_it(
     assert error.count("\n") == 1 and variable in error
 
 
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_demo_and_bench_refuse_snowflake(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with environment(FAKE_SNOWFLAKE_ENV):
+        assert cli.main([command]) == 2
+    assert "DuckDB only" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("env", "database", "sensors_running"),
     [("dev", "PAGEVIEW_DEV", True), ("test", "PAGEVIEW_TEST", False), ("prod", "PAGEVIEW", True)],

@@ -105,9 +105,11 @@ def scratch_ddl() -> list[SnowflakeStatement]:
         # No rows are read, so the window's parameters only need their type (every parameter of
         # a transformation is a timestamp); DDL then binds nothing.
         typed = query.transform(
-            lambda node: exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
-            if isinstance(node, exp.Placeholder)
-            else node
+            lambda node: (
+                exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
+                if isinstance(node, exp.Placeholder)
+                else node
+            )
         )
         empty = exp.select("*").from_(typed.subquery("definition")).limit(0)
         create = exp.Create(
