@@ -10,14 +10,17 @@ from unittest import mock
 import pandas as pd
 import pytest
 import sqlglot
-from dagster import asset, materialize
+from dagster import AssetKey, asset, materialize
 from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
 
 from pageview_platform import cli
+from pageview_platform.assets.sql_asset import WAREHOUSE_IO
+from pageview_platform.definitions import defs
 from pageview_platform.settings import SettingsError, get_settings
 from pageview_platform.warehouse.dialect import scratch_tables, to_snowflake
 from pageview_platform.warehouse.snowflake import (
+    SnowflakeWarehouse,
     SnowflakeWarehouseIOManager,
     bi_grants,
     identifier,
@@ -272,7 +275,7 @@ def _materialize(assets_def, key: str = "2024-01-02", raise_on_error: bool = Tru
     return materialize(
         [assets_def],
         partition_key=key,
-        resources={"io_manager": SnowflakeWarehouseIOManager(**config, start_date="2024-01-01")},
+        resources={"io_manager": SnowflakeWarehouseIOManager(**config)},
         raise_on_error=raise_on_error,
     )
 
@@ -436,6 +439,16 @@ def test_a_missing_snowflake_variable_is_a_one_line_error_naming_it(
         assert cli.main(["deploy-schema"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and variable in error
+
+
+def test_the_code_location_loads_with_snowflake_resources() -> None:
+    with environment(FAKE_SNOWFLAKE_ENV):
+        definitions = defs()
+        graph = definitions.resolve_asset_graph()
+        fact = graph.get(AssetKey(["core", "pageview_fact"]))
+    assert isinstance(definitions.resources[WAREHOUSE_IO], SnowflakeWarehouseIOManager)
+    assert isinstance(definitions.resources["warehouse"], SnowflakeWarehouse)
+    assert "snowflake" in fact.kinds and "duckdb" not in fact.kinds
 
 
 @pytest.mark.parametrize("command", ["demo", "bench"])

@@ -28,32 +28,26 @@ def _snowflake_config(snowflake: SnowflakeSettings) -> dict[str, Any]:
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:
     """The `warehouse` resource of the environment's warehouse."""
-    start_date = settings.start_date.isoformat()
     if settings.snowflake is not None:
-        return snowflake_warehouse.SnowflakeWarehouse(
-            **_snowflake_config(settings.snowflake), start_date=start_date
-        )
+        return snowflake_warehouse.SnowflakeWarehouse(**_snowflake_config(settings.snowflake))
     return duckdb_warehouse.Warehouse(
         database=str(settings.duckdb_path),
         connection_config=settings.duckdb_connection_config,
-        start_date=start_date,
+        start_date=settings.start_date.isoformat(),
     )
 
 
 def warehouse_resources(settings: Settings) -> dict[str, Any]:
     """The I/O manager and the connection resource for the configured warehouse."""
-    start_date = settings.start_date.isoformat()
     if settings.snowflake is not None:
         io_manager: dg.ConfigurableIOManagerFactory = (
-            snowflake_warehouse.SnowflakeWarehouseIOManager(
-                **_snowflake_config(settings.snowflake), start_date=start_date
-            )
+            snowflake_warehouse.SnowflakeWarehouseIOManager(**_snowflake_config(settings.snowflake))
         )
     else:
         io_manager = duckdb_warehouse.WarehouseIOManager(
             database=str(settings.duckdb_path),
             connection_config=settings.duckdb_connection_config,
-            start_date=start_date,
+            start_date=settings.start_date.isoformat(),
         )
     return {WAREHOUSE_IO: io_manager, "warehouse": warehouse_resource(settings)}
 

@@ -17,7 +17,6 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_snowflake import SnowflakeResource
 from dagster_snowflake.snowflake_io_manager import SnowflakeDbClient, SnowflakeIOManager
 from dagster_snowflake_pandas import SnowflakePandasTypeHandler
-from pydantic import Field
 from snowflake.connector import pandas_tools
 
 from pageview_platform.warehouse.dialect import SCRATCH_SCHEMA, scratch_ddl, to_snowflake
@@ -287,8 +286,6 @@ class SnowflakeFrameTypeHandler(SnowflakePandasTypeHandler):
 class SnowflakeWarehouseIOManager(SnowflakeIOManager):
     """Persists assets in Snowflake; partition replace is one transaction."""
 
-    start_date: str = Field(description="First partition date; pageviews before it are rejected.")
-
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
         return [SnowflakeSqlRelationTypeHandler(), SnowflakeFrameTypeHandler()]
@@ -316,7 +313,6 @@ class SnowflakeWarehouse(WarehouseResource):
     private_key: str | None = None
     private_key_path: str | None = None
     additional_snowflake_connection_args: dict[str, Any] | None = None
-    start_date: str = Field(description="First partition date, YYYY-MM-DD.")
 
     @contextmanager
     def connection(self) -> Iterator[SnowflakeSession]:
