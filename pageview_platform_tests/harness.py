@@ -17,6 +17,7 @@ from unittest import mock
 import duckdb
 import fakesnow
 import fakesnow.transforms
+import fakesnow.transforms.stage
 
 from pageview_platform import cli
 from pageview_platform.settings import get_settings
@@ -218,6 +219,8 @@ def fake_snowflake(database: Path) -> Iterator[None]:
 
 
 _templates: dict[str, Path] = {}
+# fakesnow makes an (empty) stage folder when imported and leaves it behind.
+atexit.register(shutil.rmtree, fakesnow.transforms.stage.LOCAL_BUCKET_PATH, ignore_errors=True)
 
 
 def _deployed_template(start_date: str) -> Path:
