@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test soak soak-order ui live-demo lint validate clean bench
+.PHONY: demo test test-snowflake soak soak-order ui live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || ec
 
 test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test)
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
+
+# Every Snowflake test on fakesnow, the randomised oracle scenarios left out of `make test` too.
+test-snowflake: $(STAMP)
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -m snowflake
 
 # Not in CI: every scenario of test_fault_injection.py (a load, a snapshot, a replaced load, a
 # back-dated snapshot) SIGKILLed at every write point, each kill retried; prints the tally. Then

@@ -31,7 +31,9 @@ from dagster._utils.error import SerializableErrorInfo
 from dagster_slack import SlackResource
 from pydantic import Field
 
+from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS, connect
+from pageview_platform.warehouse.snowflake import session
 
 # The kinds of alert the platform raises (ops.alerts.kind).
 RUN_FAILURE = "run_failure"  # a run of this code location failed; subject: the job
@@ -63,6 +65,10 @@ class AlertSink(ConfigurableResource):
     slack_channel: str | None = Field(default=None, description="Slack channel for alerts.")
     lock_wait_seconds: float = Field(
         default=3.0, description="How long to wait for a warehouse another process is writing."
+    )
+    on_snowflake: bool = Field(
+        default=False,
+        description="Record in Snowflake (connection from the SNOWFLAKE_* variables), not DuckDB.",
     )
 
     def raise_alert(self, kind: str, subject: str, message: str, run_id: str | None = None) -> None:
@@ -111,6 +117,11 @@ class AlertSink(ConfigurableResource):
             )
 
     def _insert(self, row: Mapping[str, object]) -> None:
+        snowflake_settings = get_settings().snowflake if self.on_snowflake else None
+        if snowflake_settings is not None:
+            with session(snowflake_settings.resource_config()) as connection:
+                connection.execute(_INSERT_ALERT, row)
+            return
         deadline = time.monotonic() + self.lock_wait_seconds
         pause = 0.05
         while True:

@@ -6,10 +6,12 @@ needs a second run (its history as a range), which a follow-up sensor plans with
 function the CLI uses. Runs the CLI started are left to the CLI.
 """
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 import duckdb
 from dagster import (
@@ -46,7 +48,7 @@ from pageview_platform.jobs import (
 )
 from pageview_platform.runs import STARTED_BY_CLI_TAG, fail_orphaned_runs
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform.warehouse.session import Connection, WarehouseResource
 
 CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
 CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
@@ -84,7 +86,7 @@ def utcnow() -> datetime:
 
 
 @contextmanager
-def _landing(warehouse: Warehouse) -> Iterator[duckdb.DuckDBPyConnection | None]:
+def _landing(warehouse: WarehouseResource) -> Iterator[Connection | None]:
     """A read-only connection, or None while another process writes or before the first ingest."""
     try:
         with warehouse.read_only_connection() as con:
@@ -140,7 +142,7 @@ def _capture_if_new(
     default_status=DefaultSensorStatus.RUNNING,
 )
 def capture_new_pageviews_load(
-    context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
+    context: SensorEvaluationContext, warehouse: WarehouseResource, alerts: AlertSink
 ) -> SensorResult | SkipReason:
     """Ingests each new hourly pageviews load before the extract truncates it."""
     with _landing(warehouse) as con:
@@ -172,7 +174,7 @@ def capture_new_pageviews_load(
     default_status=DefaultSensorStatus.RUNNING,
 )
 def capture_new_users_snapshot(
-    context: SensorEvaluationContext, warehouse: Warehouse, alerts: AlertSink
+    context: SensorEvaluationContext, warehouse: WarehouseResource, alerts: AlertSink
 ) -> SensorResult | SkipReason:
     """Ingests each new daily users snapshot, dated by the midnight it was taken nearest to; a
     back-dated one is only captured here, and its history follows as a range."""
@@ -218,7 +220,7 @@ def _range_tags(first: str, last: str) -> dict[str, str]:
     default_status=DefaultSensorStatus.RUNNING,
 )
 def update_history_after_users_capture(
-    context: RunStatusSensorContext, warehouse: Warehouse
+    context: RunStatusSensorContext, warehouse: WarehouseResource
 ) -> RunRequest | SkipReason:
     """Rebuilds postcode history from a newly captured snapshot's date through the latest."""
     first = _first_partition(context)
@@ -268,13 +270,34 @@ def fail_orphaned_cli_runs(context: SensorEvaluationContext) -> SkipReason:
     return SkipReason(f"{len(failed)} runs of dead CLI processes marked failed")
 
 
-def build_automation() -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
+def build_automation(
+    running: bool = True,
+) -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
     """The landing sensors, the back-dated-history follow-up, the sweep of runs whose CLI process
-    died, and the catch-up schedule."""
-    sensors = [
+    died, and the catch-up schedule; RUNNING False makes them start stopped (PAGEVIEW_ENV=test
+    is driven by explicit runs only)."""
+    sensors: list[SensorDefinition] = [
         capture_new_pageviews_load,
         capture_new_users_snapshot,
         update_history_after_users_capture,
         fail_orphaned_cli_runs,
     ]
-    return sensors, [merge_recent_loads]
+    schedules: list[ScheduleDefinition] = [merge_recent_loads]
+    if running:
+        return sensors, schedules
+    return [_stopped(s, DefaultSensorStatus.STOPPED) for s in sensors], [
+        _stopped(s, DefaultScheduleStatus.STOPPED) for s in schedules
+    ]
+
+
+_Definition = TypeVar("_Definition", SensorDefinition, ScheduleDefinition)
+
+
+def _stopped(
+    definition: _Definition, status: DefaultSensorStatus | DefaultScheduleStatus
+) -> _Definition:
+    # Dagster copies a definition only with its own status (with_attributes); the run-status
+    # sensor's subclass would not survive a rebuild, so the copy's status is set directly.
+    stopped = copy.copy(definition)
+    stopped._default_status = status
+    return stopped

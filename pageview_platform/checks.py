@@ -29,7 +29,7 @@ from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 from pageview_platform.assets.partitions import Partitions, one_partition_window, window
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import Warehouse, execute, transaction
+from pageview_platform.warehouse.session import WarehouseResource, execute, transaction
 from pageview_platform.warehouse.sql import read_sql
 
 CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
@@ -84,7 +84,7 @@ def _one_load_window(context: AssetCheckExecutionContext) -> dict[str, object]:
 
 
 def _blocked(
-    warehouse: Warehouse, context: AssetCheckExecutionContext, result: AssetCheckResult
+    warehouse: WarehouseResource, context: AssetCheckExecutionContext, result: AssetCheckResult
 ) -> AssetCheckResult:
     """RESULT, recording a failed snapshot check in ops.users_snapshot_blocks so that no later
     history rebuild applies the blocked snapshot the date's captured copy now holds."""
@@ -103,7 +103,7 @@ def _blocked(
     return result
 
 
-def _row(warehouse: Warehouse, sql: str, params: dict[str, object]) -> dict[str, Any]:
+def _row(warehouse: WarehouseResource, sql: str, params: dict[str, object]) -> dict[str, Any]:
     with warehouse.connection() as con:
         cursor = execute(con, sql, params)
         names = [column[0] for column in cursor.description]
@@ -130,7 +130,9 @@ def _all_zero(
         partitions_def=partitions_def,
         additional_deps=list(additional_deps),
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
         row = _row(warehouse, read_sql(sql), {**window(context), **(params or {})})
         broken = [f"{violation}={row[violation]}" for violation in violations if row[violation]]
         return AssetCheckResult(
@@ -155,7 +157,9 @@ def _captured_every_landing_row(
         " from (read at check time, right after the capture in the same run).",
         partitions_def=partitions_def,
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
         row = _row(warehouse, sql, _one_load_window(context))
         passed = row["captured_rows"] == row["landing_rows"]
         return AssetCheckResult(
@@ -174,7 +178,7 @@ def _captured_every_landing_row(
 
 
 def _quarantine_balance(
-    asset: Sequence[str], partitions_def: PartitionsDefinition, sql: str
+    asset: Sequence[str], partitions_def: PartitionsDefinition, sql: str, reasons_sql: str
 ) -> AssetChecksDefinition:
     """A check that every captured row of a load is either accepted or quarantined."""
 
@@ -185,9 +189,13 @@ def _quarantine_balance(
         " rows of each load; metadata counts the quarantined rows per reason.",
         partitions_def=partitions_def,
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-        row = _row(warehouse, read_sql(sql), window(context))
-        by_reason = row.pop("quarantined_by_reason") or {}
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        params = window(context)
+        row = _row(warehouse, read_sql(sql), params)
+        with warehouse.connection() as con:
+            by_reason = dict(execute(con, read_sql(reasons_sql), params).fetchall())
         passed = row["accepted"] + row["quarantined"] == row["captured"]
         return AssetCheckResult(
             passed=passed,
@@ -216,7 +224,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         blocking=True,
     )
     def users_snapshot_not_empty(
-        context: AssetCheckExecutionContext, warehouse: Warehouse
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
         """The captured users snapshot holds at least one row; an empty one stops the run."""
         row = _row(warehouse, _SNAPSHOT_ROWS, _one_load_window(context))
@@ -239,7 +247,7 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
         blocking=True,
     )
     def users_snapshot_not_shrunk(
-        context: AssetCheckExecutionContext, warehouse: Warehouse
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
         """The snapshot has at most PAGEVIEW_MAX_SNAPSHOT_SHRINK fewer users than the latest
         earlier one; a partial extract stops the run before it reaches the history."""
@@ -294,10 +302,16 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
             violations=("loads_outside_their_window",),
         ),
         _quarantine_balance(
-            USERS_QUARANTINE, partitions.daily, "checks/users_quarantine_balance.sql"
+            USERS_QUARANTINE,
+            partitions.daily,
+            "checks/users_quarantine_balance.sql",
+            "checks/users_quarantine_reasons.sql",
         ),
         _quarantine_balance(
-            PAGEVIEWS_QUARANTINE, partitions.hourly, "checks/pageviews_quarantine_balance.sql"
+            PAGEVIEWS_QUARANTINE,
+            partitions.hourly,
+            "checks/pageviews_quarantine_balance.sql",
+            "checks/pageviews_quarantine_reasons.sql",
         ),
         _all_zero(
             asset=USER_POSTCODE_HISTORY,

@@ -35,6 +35,16 @@ def _parser() -> argparse.ArgumentParser:
         "replay-quarantine",
         help="re-admit the quarantined rows the current validation rules accept",
     )
+    deploy = commands.add_parser(
+        "deploy-schema",
+        help="create the warehouse's schemas, tables and views (idempotent); first on Snowflake",
+    )
+    deploy.add_argument(
+        "--grants",
+        action="store_true",
+        help="also create the read-only BI role (SELECT on the bi schema's views) and print"
+        " every grant",
+    )
     demo = commands.add_parser(
         "demo", help="simulate a few days of loads, ingest each, print both answers"
     )
@@ -86,6 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = get_settings()
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home.resolve())
+        if args.command == "deploy-schema":
+            from pageview_platform.warehouse.resources import deploy_schema
+
+            for statement in deploy_schema(settings, grants=args.grants):
+                print(statement)
+            return 0
+        if args.command in ("demo", "bench") and settings.snowflake is not None:
+            # Both simulate the extract by writing a DuckDB file's landing tables.
+            raise SettingsError(f"{args.command} runs on DuckDB only: unset PAGEVIEW_WAREHOUSE")
         if args.command == "demo":
             from pageview_platform.demo import run_demo
 

@@ -9,14 +9,13 @@ from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
 from pageview_platform.assets.partitions import Partitions
-from pageview_platform.assets.sql_asset import WAREHOUSE_IO
 from pageview_platform.automation import build_automation
 from pageview_platform.checks import build_asset_checks
 from pageview_platform.freshness import build_freshness
 from pageview_platform.jobs import build_jobs
 from pageview_platform.replay import build_replay_jobs
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import Warehouse, WarehouseIOManager
+from pageview_platform.warehouse.resources import warehouse_resources
 
 
 @dg.definitions
@@ -24,7 +23,7 @@ def defs() -> dg.Definitions:
     """Built on load, so the environment in force when the code location loads decides."""
     settings = get_settings()
     partitions = Partitions.starting(settings.start_date)
-    automation_sensors, schedules = build_automation()
+    automation_sensors, schedules = build_automation(settings.environment.sensors_running)
     freshness_checks, freshness_sensor = build_freshness()
     connection = {
         "database": str(settings.duckdb_path),
@@ -44,10 +43,10 @@ def defs() -> dg.Definitions:
         # Every step is one SQL statement in the warehouse; a process per step only adds start-up.
         executor=dg.in_process_executor,
         resources={
-            WAREHOUSE_IO: WarehouseIOManager(**connection),
-            "warehouse": Warehouse(**connection),
+            **warehouse_resources(settings),
             "alerts": AlertSink(
                 **connection,
+                on_snowflake=settings.snowflake is not None,
                 # Through EnvVar the token stays out of the resource config the UI shows.
                 slack_token=dg.EnvVar("PAGEVIEW_SLACK_TOKEN") if settings.slack_token else None,
                 slack_channel=settings.slack_channel,

@@ -7,8 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-import duckdb
-
 from pageview_platform.jobs import (
     CAPTURE_USERS_SNAPSHOT,
     INGEST_PAGEVIEWS_LOAD,
@@ -17,7 +15,8 @@ from pageview_platform.jobs import (
 )
 from pageview_platform.runs import RunLauncher, RunOutcome
 from pageview_platform.settings import Settings
-from pageview_platform.warehouse.duckdb import connect, execute
+from pageview_platform.warehouse.resources import open_connection
+from pageview_platform.warehouse.session import Connection, execute
 
 
 class InvalidPartition(ValueError):
@@ -69,7 +68,7 @@ class IngestReport:
     runs: list[RunOutcome] = field(default_factory=list)
 
 
-def history_end_after_capture(con: duckdb.DuckDBPyConnection, day: date) -> date:
+def history_end_after_capture(con: Connection, day: date) -> date:
     """The last day of the history a snapshot of DAY invalidates: the latest snapshot's, or DAY."""
     [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
     return max(latest.date(), day) if latest else day
@@ -83,15 +82,11 @@ class Ingest:
         self._launcher = launcher
 
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection held across the ingest's runs: their steps' connections then share the
-        open database instead of each reopening it and checkpointing on close."""
-        settings = self._settings
-        con = connect(settings.duckdb_path, settings.duckdb_connection_config, settings.start_date)
-        try:
+    def _connection(self) -> Iterator[Connection]:
+        """A connection held across the ingest's runs: on DuckDB their steps' connections then
+        share the open database instead of each reopening it and checkpointing on close."""
+        with open_connection(self._settings) as con:
             yield con
-        finally:
-            con.close()
 
     def users(self, day: date) -> IngestReport:
         """Captures the landing users snapshot as DAY's and updates history and attribution.
@@ -130,7 +125,7 @@ def snapshot_start(day: date) -> datetime:
 
 
 def _load_counts(
-    con: duckdb.DuckDBPyConnection, raw: str, quarantine: str, key_column: str, key: datetime
+    con: Connection, raw: str, quarantine: str, key_column: str, key: datetime
 ) -> tuple[int, int]:
     """Captured and quarantined rows of one load (table names from this module only)."""
     [(captured, quarantined)] = execute(

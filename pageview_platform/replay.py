@@ -25,7 +25,13 @@ from pageview_platform.ingest import day_key, history_end_after_capture, hour_ke
 from pageview_platform.jobs import UPDATE_POSTCODE_HISTORY
 from pageview_platform.runs import RunLauncher, RunOutcome
 from pageview_platform.settings import Settings
-from pageview_platform.warehouse.duckdb import Warehouse, connect, execute, run_script, transaction
+from pageview_platform.warehouse.resources import open_connection
+from pageview_platform.warehouse.session import (
+    WarehouseResource,
+    execute,
+    run_script,
+    transaction,
+)
 from pageview_platform.warehouse.sql import read_sql
 
 RELEASE_USERS_QUARANTINE = "release_users_quarantine"
@@ -53,7 +59,7 @@ def _released(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> int:
 
 @op
 def release_users_snapshots(
-    context: OpExecutionContext, config: SnapshotDates, warehouse: Warehouse
+    context: OpExecutionContext, config: SnapshotDates, warehouse: WarehouseResource
 ) -> None:
     """Re-derives the snapshots' quarantine under the current rules and records the rows that
     leave it, in one transaction (the run before rebuilt history, which admitted them)."""
@@ -87,7 +93,7 @@ def release_users_snapshots(
 
 @op
 def replay_pageview_loads(
-    context: OpExecutionContext, config: LoadHours, warehouse: Warehouse
+    context: OpExecutionContext, config: LoadHours, warehouse: WarehouseResource
 ) -> None:
     """Re-derives the loads' quarantine under the current rules, records the rows that leave it
     and merges the loads again, in one transaction."""
@@ -168,8 +174,7 @@ class QuarantineReplay:
         settings = self._settings
         report = ReplayReport()
         # Held across the runs, as an ingest does, so their steps share the open database.
-        con = connect(settings.duckdb_path, settings.duckdb_connection_config, settings.start_date)
-        try:
+        with open_connection(settings) as con:
             report.snapshots = [
                 row[0].date()
                 for row in con.execute(read_sql("replay/releasable_users_snapshots.sql")).fetchall()
@@ -210,6 +215,4 @@ class QuarantineReplay:
                 report.pageview_rows = _released(
                     con, read_sql("replay/pageviews_released_by_run.sql"), report.runs[-1].run_id
                 )
-        finally:
-            con.close()
         return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +14,70 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class SettingsError(ValueError):
     """An environment variable holds a value the platform cannot use."""
+
+
+WAREHOUSES = ("duckdb", "snowflake")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What differs between dev, test and prod when nothing else is set."""
+
+    snowflake_database: str
+    sensors_running: bool
+    slack_required: bool
+
+
+# One database per environment, so promotion is the same code with another PAGEVIEW_ENV.
+# Sensors stay stopped in test: a shared test account is driven by explicit runs only. Prod
+# alerts must reach people, so it refuses to start without Slack.
+ENVIRONMENTS = {
+    "dev": Environment("PAGEVIEW_DEV", sensors_running=True, slack_required=False),
+    "test": Environment("PAGEVIEW_TEST", sensors_running=False, slack_required=False),
+    "prod": Environment("PAGEVIEW", sensors_running=True, slack_required=True),
+}
+
+# A Snowflake name the platform puts into SQL text (database, role, warehouse): a plain
+# identifier, so no environment variable can smuggle SQL into a statement.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    """How to reach the Snowflake account; only read when PAGEVIEW_WAREHOUSE=snowflake."""
+
+    account: str
+    user: str
+    role: str
+    warehouse: str
+    database: str
+    password: str | None = None
+    private_key: str | None = None
+    private_key_path: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    bi_role: str = "PAGEVIEW_BI_READER"
+    bi_warehouse: str = "PAGEVIEW_BI"
+    grants_role: str = "SECURITYADMIN"
+
+    def resource_config(self) -> dict[str, object]:
+        """The fields dagster-snowflake's resource and I/O manager take, unset ones left out."""
+        config: dict[str, object] = {
+            "account": self.account,
+            "user": self.user,
+            "role": self.role,
+            "warehouse": self.warehouse,
+            "database": self.database,
+            "password": self.password,
+            "private_key": self.private_key,
+            "private_key_path": self.private_key_path,
+        }
+        extra = {"host": self.host, "port": self.port, "protocol": self.protocol}
+        extra = {name: value for name, value in extra.items() if value is not None}
+        if extra:
+            config["additional_snowflake_connection_args"] = extra
+        return {name: value for name, value in config.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -27,6 +92,13 @@ class Settings:
     max_snapshot_shrink: float
     slack_token: str | None = None
     slack_channel: str | None = None
+    warehouse: str = "duckdb"
+    env: str = "dev"
+    snowflake: SnowflakeSettings | None = None
+
+    @property
+    def environment(self) -> Environment:
+        return ENVIRONMENTS[self.env]
 
     @property
     def duckdb_connection_config(self) -> dict[str, object]:
@@ -67,10 +139,79 @@ def _slack(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return token, channel
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise SettingsError(f"{name} is not set (needed with PAGEVIEW_WAREHOUSE=snowflake)")
+    return value
+
+
+def _identifier(name: str, value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise SettingsError(
+            f"{name} must be a plain Snowflake identifier (letters, digits, _ and $), got {value!r}"
+        )
+    return value
+
+
+def _snowflake(env: Mapping[str, str], environment: Environment) -> SnowflakeSettings:
+    secrets = {
+        name: env.get(name) or None
+        for name in ("SNOWFLAKE_PASSWORD", "SNOWFLAKE_PRIVATE_KEY", "SNOWFLAKE_PRIVATE_KEY_PATH")
+    }
+    if not any(secrets.values()):
+        raise SettingsError(
+            "SNOWFLAKE_PASSWORD is not set (or SNOWFLAKE_PRIVATE_KEY / SNOWFLAKE_PRIVATE_KEY_PATH)"
+        )
+    port = env.get("SNOWFLAKE_PORT")
+    database = _identifier(
+        "SNOWFLAKE_DATABASE", env.get("SNOWFLAKE_DATABASE") or environment.snowflake_database
+    )
+    warehouse = _identifier("SNOWFLAKE_WAREHOUSE", _required(env, "SNOWFLAKE_WAREHOUSE"))
+    return SnowflakeSettings(
+        account=_required(env, "SNOWFLAKE_ACCOUNT"),
+        user=_required(env, "SNOWFLAKE_USER"),
+        role=_identifier("SNOWFLAKE_ROLE", _required(env, "SNOWFLAKE_ROLE")),
+        warehouse=warehouse,
+        database=database,
+        password=secrets["SNOWFLAKE_PASSWORD"],
+        private_key=secrets["SNOWFLAKE_PRIVATE_KEY"],
+        private_key_path=secrets["SNOWFLAKE_PRIVATE_KEY_PATH"],
+        host=env.get("SNOWFLAKE_HOST") or None,
+        port=_parse_positive_int("SNOWFLAKE_PORT", port) if port else None,
+        protocol=_choice(env, "SNOWFLAKE_PROTOCOL", ("https", "http"), "https")
+        if env.get("SNOWFLAKE_PROTOCOL")
+        else None,
+        bi_role=_identifier(
+            "PAGEVIEW_BI_ROLE", env.get("PAGEVIEW_BI_ROLE") or f"{database}_BI_READER"
+        ),
+        bi_warehouse=_identifier(
+            "PAGEVIEW_BI_WAREHOUSE", env.get("PAGEVIEW_BI_WAREHOUSE") or warehouse
+        ),
+        grants_role=_identifier(
+            "PAGEVIEW_GRANTS_ROLE", env.get("PAGEVIEW_GRANTS_ROLE") or "SECURITYADMIN"
+        ),
+    )
+
+
 def get_settings() -> Settings:
     """Reads the settings afresh, so tests can point the platform at a scratch warehouse."""
     env = os.environ
     slack_token, slack_channel = _slack(env)
+    environment_name = _choice(env, "PAGEVIEW_ENV", tuple(ENVIRONMENTS), "dev")
+    environment = ENVIRONMENTS[environment_name]
+    if environment.slack_required and slack_token is None:
+        raise SettingsError(
+            f"PAGEVIEW_SLACK_TOKEN is not set (PAGEVIEW_ENV={environment_name} alerts to Slack)"
+        )
+    warehouse = _choice(env, "PAGEVIEW_WAREHOUSE", WAREHOUSES, "duckdb")
     return Settings(
         duckdb_path=Path(env.get("PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")),
         start_date=_parse_date("PAGEVIEW_START_DATE", env.get("PAGEVIEW_START_DATE", "2024-01-01")),
@@ -84,4 +225,7 @@ def get_settings() -> Settings:
         ),
         slack_token=slack_token,
         slack_channel=slack_channel,
+        warehouse=warehouse,
+        env=environment_name,
+        snowflake=_snowflake(env, environment) if warehouse == "snowflake" else None,
     )

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import io
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from unittest import mock
 
 import duckdb
+import fakesnow
+import fakesnow.transforms
+import fakesnow.transforms.stage
 
 from pageview_platform import cli
+from pageview_platform.settings import get_settings
+from pageview_platform.warehouse.snowflake import SnowflakeSession, session
 
 UserRow = tuple[int | None, str | None]
 PageviewRow = tuple[int | None, str | None, datetime | None]
@@ -24,6 +35,8 @@ VIEW_NAMES = tuple(
 
 class Platform:
     """A scratch warehouse file plus the CLI pointed at it."""
+
+    warehouse_kind = "duckdb"
 
     def __init__(self, warehouse: Path) -> None:
         self.warehouse = warehouse
@@ -86,17 +99,88 @@ class Platform:
         return {name: self.view(name) for name in VIEW_NAMES}
 
 
+class SnowflakePlatform(Platform):
+    """A Snowflake database emulated in-process by fakesnow, plus the CLI pointed at it."""
+
+    warehouse_kind = "snowflake"
+
+    def __init__(self, config: dict[str, str]) -> None:
+        self._config = config
+
+    @contextmanager
+    def _session(self) -> Iterator[SnowflakeSession]:
+        with session(self._config) as connection:
+            yield connection
+
+    def _reload(self, table: str, columns: str, ddl: str, rows: Iterable[tuple]) -> None:
+        with self._session() as con:
+            con.execute_native("CREATE SCHEMA IF NOT EXISTS landing")
+            con.execute_native(f"CREATE TABLE IF NOT EXISTS {table} ({ddl})")
+            con.execute_native(f"DELETE FROM {table}")
+            placeholders = ", ".join(f":{n + 1}" for n in range(len(columns.split(","))))
+            for row in rows:
+                con.execute_native(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", row)
+
+    def land_users(self, rows: Iterable[UserRow]) -> None:
+        self._reload("landing.users_extract", "id, postcode", "id BIGINT, postcode VARCHAR", rows)
+
+    def land_pageviews(self, rows: Iterable[PageviewRow]) -> None:
+        self._reload(
+            "landing.pageviews_extract",
+            "user_id, url, pageview_datetime",
+            "user_id BIGINT, url VARCHAR, pageview_datetime TIMESTAMP_NTZ",
+            rows,
+        )
+
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple]:
+        assert not params, "Snowflake platform queries take named parameters only"
+        with self._session() as con:
+            return [tuple(row) for row in con.execute(sql).fetchall()]
+
+
+# What fakesnow cannot run (clustering keys, roles, grants) passes as a no-op here;
+# test_snowflake.py checks those statements with sqlglot instead.
+FAKESNOW_NOPS = [r"^ALTER TABLE \S+ CLUSTER BY", r"^USE ROLE", r"^CREATE ROLE", r"^GRANT "]
+FAKE_SNOWFLAKE_ENV = {
+    "PAGEVIEW_WAREHOUSE": "snowflake",
+    "PAGEVIEW_ENV": "test",
+    "SNOWFLAKE_ACCOUNT": "fakesnow",
+    "SNOWFLAKE_USER": "pipeline",
+    "SNOWFLAKE_PASSWORD": "not-a-secret",
+    "SNOWFLAKE_ROLE": "PAGEVIEW_PIPELINE",
+    "SNOWFLAKE_WAREHOUSE": "PAGEVIEW_WH",
+    "SNOWFLAKE_DATABASE": "PAGEVIEW_TEST",
+}
+
+
+@contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """Sets OVERRIDES in the environment for the duration, then restores what was there."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @contextmanager
 def platform_at(
     directory: Path,
     dagster_home: Path | None = None,
     start_date: str = "2024-01-01",
     max_snapshot_shrink: str = "1",
+    warehouse: str = "duckdb",
 ) -> Iterator[Platform]:
     """Points the platform's environment at DIRECTORY for the duration, then restores it.
 
     Scenarios use a handful of users, where one absent user is a large share of a snapshot,
-    so the shrink check is off unless a test asks for it (test_checks does).
+    so the shrink check is off unless a test asks for it (test_checks does). With
+    warehouse="snowflake" the warehouse is a fresh fakesnow database, deployed by the CLI.
     """
     directory.mkdir(parents=True, exist_ok=True)
     overrides = {
@@ -107,13 +191,45 @@ def platform_at(
         "PAGEVIEW_DUCKDB_MEMORY_LIMIT": "1GB",
         "PAGEVIEW_MAX_SNAPSHOT_SHRINK": max_snapshot_shrink,
     }
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield Platform(directory / "warehouse.duckdb")
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    if warehouse == "duckdb":
+        with environment(overrides):
+            yield Platform(directory / "warehouse.duckdb")
+        return
+    with environment({**overrides, **FAKE_SNOWFLAKE_ENV}):
+        database = directory / "fakesnow"
+        shutil.copytree(_deployed_template(start_date), database)
+        with fake_snowflake(database):
+            config = get_settings().snowflake
+            assert config is not None
+            yield SnowflakePlatform(config.resource_config())
+
+
+@contextmanager
+def fake_snowflake(database: Path) -> Iterator[None]:
+    """Snowflake emulated by fakesnow, its databases kept as files in the folder DATABASE."""
+    with (
+        fakesnow.patch(db_path=database, nop_regexes=FAKESNOW_NOPS),
+        # fakesnow 0.12 rewrites MERGE into a CREATE TABLE AS plus updates, written for DuckDBs
+        # without MERGE, and its CREATE also writes its own catalog database, which DuckDB
+        # refuses inside a transaction that already wrote (every merge of ours is in one).
+        # DuckDB 2 runs MERGE itself, so the statement goes through as it is.
+        mock.patch.object(fakesnow.transforms, "merge", lambda statement: [statement]),
+    ):
+        yield
+
+
+_templates: dict[str, Path] = {}
+# fakesnow makes an (empty) stage folder when imported and leaves it behind.
+atexit.register(shutil.rmtree, fakesnow.transforms.stage.LOCAL_BUCKET_PATH, ignore_errors=True)
+
+
+def _deployed_template(start_date: str) -> Path:
+    """A database `pageview-platform deploy-schema` deployed, once per process: on fakesnow a
+    deploy takes seconds, and each test starts from a copy."""
+    if start_date not in _templates:
+        template = Path(tempfile.mkdtemp(prefix="fakesnow-template-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        with fake_snowflake(template), contextlib.redirect_stdout(io.StringIO()):
+            assert cli.main(["deploy-schema"]) == 0
+        _templates[start_date] = template
+    return _templates[start_date]

@@ -11,13 +11,9 @@ from dagster import (
 
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
-from pageview_platform.assets.sql_asset import KINDS, WAREHOUSE_IO
-from pageview_platform.warehouse.duckdb import (
-    WAREHOUSE_RETRY_POLICY,
-    Warehouse,
-    execute,
-    fail_fast_unless_transient,
-)
+from pageview_platform.assets.sql_asset import WAREHOUSE_IO, kinds
+from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
+from pageview_platform.warehouse.session import WarehouseResource, execute
 from pageview_platform.warehouse.sql import SqlRelation, read_sql
 
 USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
@@ -40,11 +36,13 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         backfill_policy=BackfillPolicy.single_run(),
         metadata={"partition_expr": "valid_from"},
         io_manager_key=WAREHOUSE_IO,
-        kinds=KINDS,
+        kinds=kinds(),
         group_name="history",
         retry_policy=WAREHOUSE_RETRY_POLICY,
     )
-    def user_postcode_history(context: AssetExecutionContext, warehouse: Warehouse) -> SqlRelation:
+    def user_postcode_history(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> SqlRelation:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
         whose versions changed, in the fact and both aggregates."""

@@ -18,12 +18,11 @@ from dagster import (
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
-from pageview_platform.assets.sql_asset import KINDS
-from pageview_platform.warehouse.duckdb import (
-    WAREHOUSE_RETRY_POLICY,
-    Warehouse,
+from pageview_platform.assets.sql_asset import kinds
+from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
+from pageview_platform.warehouse.session import (
+    WarehouseResource,
     execute,
-    fail_fast_unless_transient,
     metrics_row,
     run_script,
     transaction,
@@ -48,7 +47,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="One row per distinct pageview, counted once across overlapping"
                 " loads, with the postcode the user had when viewing." + _NOTE,
                 deps=[RAW_PAGEVIEWS_EXTRACT, USER_POSTCODE_HISTORY],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
             AssetSpec(
@@ -56,14 +55,14 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="Pageviews per hour per postcode the user had at the time of the"
                 " view." + _NOTE,
                 deps=[PAGEVIEW_FACT],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
             AssetSpec(
                 CURRENT_HOURLY,
                 description="Pageviews per hour per user's current (most recent) postcode." + _NOTE,
                 deps=[PAGEVIEW_FACT],
-                kinds=KINDS,
+                kinds=kinds(),
                 group_name="pageviews",
             ),
         ],
@@ -73,7 +72,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
         retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def pageview_fact_and_aggregates(
-        context: AssetExecutionContext, warehouse: Warehouse
+        context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
         """Merges the run's loads into the fact and moves both aggregates by the difference, in
         one transaction, so the BI views never see one without the other."""

@@ -12,11 +12,18 @@ from dagster import (
 )
 
 from pageview_platform.assets.partitions import window
+from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
 from pageview_platform.warehouse.sql import SqlRelation
 
 WAREHOUSE_IO = "warehouse_io_manager"
-KINDS = {"duckdb", "sql"}
+
+
+def kinds() -> set[str]:
+    """Where the UI shows an asset lives: the configured warehouse, written in SQL."""
+    return {get_settings().warehouse, "sql"}
+
+
 # A range of partitions is one SQL statement over the whole window, so one run.
 ONE_RUN_PER_RANGE = BackfillPolicy.single_run()
 # Captures copy one load each, and their quarantine runs in the same job with them.
@@ -53,7 +60,7 @@ def sql_asset(
         backfill_policy=backfill_policy,
         metadata={"partition_expr": partition_expr},
         io_manager_key=WAREHOUSE_IO,
-        kinds=KINDS,
+        kinds=kinds(),
         group_name=group_name,
         required_resource_keys=set(required_resource_keys),
         retry_policy=WAREHOUSE_RETRY_POLICY,

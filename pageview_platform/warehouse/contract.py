@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pageview_platform.warehouse.duckdb import execute
+from pageview_platform.warehouse.session import execute
 from pageview_platform.warehouse.sql import read_sql
 
 

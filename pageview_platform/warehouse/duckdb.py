@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time
@@ -14,7 +13,6 @@ from typing import Any
 import duckdb
 from dagster import (
     Backoff,
-    ConfigurableResource,
     Failure,
     InputContext,
     Jitter,
@@ -30,6 +28,12 @@ from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field
 
+from pageview_platform.warehouse.session import (
+    WarehouseResource,
+    execute,
+    metrics_row,
+    run_script,
+)
 from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_statements
 
 LOCK_RETRIES = 40
@@ -54,7 +58,6 @@ def _lock_retry_delays() -> Iterator[float]:
         yield LOCK_RETRY_DELAY
 
 
-_PARAMETER = re.compile(r"\$([a-z_]+)\b")
 _deployed: set[str] = set()
 _deploy_lock = Lock()
 
@@ -113,12 +116,6 @@ def deploy_schema(connection: duckdb.DuckDBPyConnection, start_date: date) -> No
     connection.execute("COMMIT")
 
 
-def execute(connection: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]):
-    """Runs SQL with the named parameters it uses bound (DuckDB rejects unused ones)."""
-    used = {name: params[name] for name in _PARAMETER.findall(sql) if name in params}
-    return connection.execute(sql, used)
-
-
 def _qualified(table_slice: TableSlice) -> str:
     return f"{table_slice.schema}.{table_slice.table}"
 
@@ -171,7 +168,7 @@ def _slice_row_count(connection, table_slice: TableSlice) -> int:
 
 
 class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
-    """Writes a SqlRelation with INSERT ... SELECT inside DuckDB, by column name."""
+    """Writes a SqlRelation with INSERT ... SELECT inside the warehouse, by column name."""
 
     def handle_output(
         self, context: OutputContext, table_slice: TableSlice, obj: SqlRelation, connection
@@ -182,7 +179,7 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
             connection, f"INSERT INTO {table} BY NAME {obj.sql}", obj.params
         ).fetchone()[0]
         if table_slice.partition_dimensions:
-            in_slice = _slice_row_count(connection, table_slice)
+            in_slice = self.rows_in_slice(connection, table_slice)
             if in_slice != inserted:
                 raise ValueError(
                     f"{table}: wrote {inserted} rows but the partition holds {in_slice}; the SQL"
@@ -193,7 +190,7 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
             for label, spent in run_script(connection, script, obj.params).items():
                 seconds[f"seconds_{name}.{label}"] = spent
         metrics = metrics_row(connection, obj.metrics, obj.params) if obj.metrics else {}
-        columns = connection.execute(f"DESCRIBE {table}").fetchall()
+        columns = self.columns(connection, table_slice)
         counts = (
             TableMetadataSet(partition_row_count=inserted)
             if context.has_partition_key or context.has_asset_partitions
@@ -208,6 +205,14 @@ class SqlRelationTypeHandler(DbTypeHandler[SqlRelation]):
                 columns=[TableColumn(name=c[0], type=c[1]) for c in columns]
             ),
         }
+
+    def rows_in_slice(self, connection, table_slice: TableSlice) -> int:
+        """How many rows the table holds inside the slice just written."""
+        return _slice_row_count(connection, table_slice)
+
+    def columns(self, connection, table_slice: TableSlice) -> list[tuple[str, str]]:
+        """The table's (column, type) pairs, for the column schema the UI shows."""
+        return [c[:2] for c in connection.execute(f"DESCRIBE {_qualified(table_slice)}").fetchall()]
 
     def load_input(self, context: InputContext, table_slice: TableSlice, connection) -> SqlRelation:
         return SqlRelation(DuckDbClient.get_select_statement(table_slice))
@@ -251,60 +256,8 @@ class WarehouseIOManager(DuckDBIOManager):
         )
 
 
-@contextmanager
-def transaction(connection: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One transaction: committed when the block ends, rolled back if it raises.
-
-    For assets that change tables in place (merges) rather than replace a partition.
-    """
-    connection.execute("BEGIN TRANSACTION")
-    try:
-        yield connection
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-
-
-def run_script(
-    connection: duckdb.DuckDBPyConnection, script: str, params: Mapping[str, object]
-) -> dict[str, float]:
-    """Runs the statements of SCRIPT, each with the parameters it uses; returns each one's
-    seconds, labelled by what it writes (e.g. `insert_core.pageview_fact`)."""
-    seconds: dict[str, float] = {}
-    for statement in split_statements(script):
-        started = perf_counter()
-        execute(connection, statement, params)
-        label = _statement_label(statement)
-        seconds[label] = seconds.get(label, 0.0) + perf_counter() - started
-    return seconds
-
-
-_WRITE = re.compile(
-    r"^\s*(CREATE OR REPLACE TEMP TABLE|INSERT INTO|UPDATE|MERGE INTO|DELETE FROM)\s+([\w.]+)",
-    re.IGNORECASE,
-)
-
-
-def _statement_label(statement: str) -> str:
-    match = _WRITE.match(statement)
-    if match is None:
-        return "other"
-    verb = match.group(1).split()[0].lower()
-    return f"{'create' if verb == 'create' else verb}_{match.group(2)}"
-
-
-def metrics_row(
-    connection: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]
-) -> dict[str, float]:
-    """The one row of a metrics query, as metadata: column name to number (NULL as 0)."""
-    cursor = execute(connection, sql, params)
-    values = cursor.fetchone()
-    return {name: value or 0 for (name, *_), value in zip(cursor.description, values, strict=True)}
-
-
-class Warehouse(ConfigurableResource):
-    """A connection to the warehouse: for reads that steer a run, and for assets that merge."""
+class Warehouse(WarehouseResource):
+    """A connection to the DuckDB warehouse file."""
 
     database: str = Field(description="Path to the DuckDB warehouse file.")
     connection_config: dict[str, Any] = Field(default={}, description="DuckDB settings.")

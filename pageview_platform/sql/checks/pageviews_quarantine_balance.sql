@@ -11,8 +11,4 @@ SELECT
     (
         SELECT count(*) FROM core.pageviews_quarantine
         WHERE load_hour >= $start AND load_hour < $end
-    ) AS quarantined,
-    (
-        SELECT histogram(reason) FROM core.pageviews_quarantine
-        WHERE load_hour >= $start AND load_hour < $end
-    ) AS quarantined_by_reason
+    ) AS quarantined

@@ -11,8 +11,4 @@ SELECT
     (
         SELECT count(*) FROM core.users_quarantine
         WHERE snapshot_date >= $start AND snapshot_date < $end
-    ) AS quarantined,
-    (
-        SELECT histogram(reason) FROM core.users_quarantine
-        WHERE snapshot_date >= $start AND snapshot_date < $end
-    ) AS quarantined_by_reason
+    ) AS quarantined

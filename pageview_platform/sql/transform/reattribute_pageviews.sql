@@ -18,18 +18,18 @@ SELECT
     coalesce(v.postcode, 'UNKNOWN') AS postcode,
     v.valid_from,
     -- Views before the window keep their version, unless the user's first version is in it.
-    EXISTS (
-        SELECT 1 FROM core.user_postcode_history AS e
-        WHERE e.user_id = c.user_id AND e.valid_from < $start
-    ) AS has_earlier_version
+    e.user_id IS NOT NULL AS has_earlier_version
 FROM changed AS c
 LEFT JOIN agg.current_postcode_by_user AS counted ON counted.user_id = c.user_id
-LEFT JOIN core.user_postcode_history AS v ON v.user_id = c.user_id AND v.is_current;
+LEFT JOIN core.user_postcode_history AS v ON v.user_id = c.user_id AND v.is_current
+-- A join, not EXISTS in the select list: Snowflake rejects correlated subqueries there.
+LEFT JOIN (
+    SELECT DISTINCT user_id FROM core.user_postcode_history WHERE valid_from < $start
+) AS e ON e.user_id = c.user_id;
 
 -- Their views: one pass over the fact, without the wide url column.
 CREATE OR REPLACE TEMP TABLE reattributed_views AS
 SELECT
-    f.rowid AS fact_row,
     f.pageview_hour,
     f.user_id,
     f.pageview_datetime,
@@ -40,7 +40,7 @@ FROM core.pageview_fact AS f
 JOIN reattributed_users AS u ON u.user_id = f.user_id;
 
 CREATE OR REPLACE TEMP TABLE reattributed_postcodes AS
-SELECT v.fact_row, v.pageview_hour, v.view_count, v.previous_postcode,
+SELECT v.pageview_hour, v.user_id, v.pageview_datetime, v.view_count, v.previous_postcode,
     coalesce(a.postcode, 'UNKNOWN') AS postcode_at_view
 FROM reattributed_views AS v
 LEFT JOIN core.user_postcode_history AS a
@@ -51,10 +51,17 @@ LEFT JOIN core.user_postcode_history AS a
     AND v.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP))
 WHERE v.may_move AND coalesce(a.postcode, 'UNKNOWN') <> v.previous_postcode;
 
+-- The postcode at view depends on (user_id, pageview_datetime) alone, so the views are updated
+-- by that key (Snowflake has no rowid); views of the key already right keep their value.
 UPDATE core.pageview_fact AS f
 SET postcode_at_view = p.postcode_at_view
-FROM reattributed_postcodes AS p
-WHERE f.rowid = p.fact_row;
+FROM (
+    SELECT DISTINCT pageview_hour, user_id, pageview_datetime, postcode_at_view
+    FROM reattributed_postcodes
+) AS p
+WHERE f.pageview_hour = p.pageview_hour
+    AND f.user_id = p.user_id
+    AND f.pageview_datetime = p.pageview_datetime;
 
 -- What the re-attribution moves in each aggregate; apply_aggregate_deltas.sql writes both.
 CREATE OR REPLACE TEMP TABLE at_view_delta AS
