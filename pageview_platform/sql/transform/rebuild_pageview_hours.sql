@@ -1,6 +1,6 @@
 -- Rebuilds, from every captured load, the hours that any capture of a replaced load in the
 -- window touched (replaced_pageview_loads.sql finds them): a replaced load can lower or remove
--- counts, which a merge cannot. merge_pageviews_loads.sql runs after it, in the same transaction.
+-- counts, which a merge cannot. merge_pageviews_load.sql runs after it, in the same transaction.
 CREATE OR REPLACE TEMP TABLE rebuilt_hours AS
 SELECT DISTINCT pageview_hour
 FROM ops.pageview_load_hours
