@@ -25,11 +25,12 @@ class LandingContract:
     def verify(self, con: duckdb.DuckDBPyConnection) -> list[str]:
         """Raises LandingSchemaDrift naming every missing or re-typed column; returns the extra
         columns, which the capture leaves behind (it selects the promised columns by name)."""
-        found = dict(
-            execute(
+        found = {
+            column: _promised_type(data_type, scale)
+            for column, data_type, scale in execute(
                 con, read_sql("contracts/landing_columns.sql"), {"table": self.table}
             ).fetchall()
-        )
+        }
         name = f"landing.{self.table}"
         if not found:
             raise LandingSchemaDrift(f"{name} does not exist; nothing captured")
@@ -51,6 +52,17 @@ class LandingContract:
                 " nothing captured"
             )
         return extra
+
+
+# Snowflake's names for the promised types; an integer is a NUMBER without decimals there.
+_SNOWFLAKE_TYPES = {"TEXT": "VARCHAR", "TIMESTAMP_NTZ": "TIMESTAMP"}
+
+
+def _promised_type(data_type: str, numeric_scale: int | None) -> str:
+    """DATA_TYPE as the contract names it (DuckDB's names), whichever warehouse reported it."""
+    if data_type == "NUMBER":
+        return "BIGINT" if numeric_scale == 0 else f"NUMBER with scale {numeric_scale}"
+    return _SNOWFLAKE_TYPES.get(data_type, data_type)
 
 
 USERS_LANDING = LandingContract("users_extract", {"id": "BIGINT", "postcode": "VARCHAR"})
