@@ -7,6 +7,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance
 
 from pageview_platform.warehouse import duckdb as warehouse
+from pageview_platform.warehouse import session
 from pageview_platform_tests import oracle
 from pageview_platform_tests.harness import Platform
 
@@ -32,7 +33,9 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, statement: str, error: Exception)
                 raise error
         return execute(connection, sql, params)
 
+    # The I/O manager runs statements through the DuckDB module, the scripts through session's.
     monkeypatch.setattr(warehouse, "execute", failing_execute)
+    monkeypatch.setattr(session, "execute", failing_execute)
     return attempts
 
 
