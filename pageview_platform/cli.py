@@ -92,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_dagster()
     from pageview_platform.ingest import Ingest, InvalidPartition, parse_day, parse_hour
     from pageview_platform.runs import RunFailed, run_launcher
+    from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS
 
     try:
         settings = get_settings()
@@ -135,6 +136,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except RunFailed as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
+        return 1
+    except TRANSIENT_ERRORS as err:
+        # Another process held the DuckDB file past the lock wait: nothing ran, retry later.
+        first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(
+            f"pageview-platform: the warehouse is busy, nothing ran: {first_line}", file=sys.stderr
+        )
         return 1
     print(
         f"{report.load}: captured {report.captured_rows} rows,"

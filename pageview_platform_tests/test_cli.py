@@ -2,13 +2,16 @@
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from pageview_platform import cli
+from pageview_platform import cli, ingest
 from pageview_platform.runs import CODE_LOCATION
 from pageview_platform_tests.harness import Platform, platform_at
 
@@ -67,6 +70,27 @@ def test_failed_run_exits_1_with_the_reason(
     assert platform.ingest_users("2024-01-01", expect_ok=False) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("pageview-platform: ingest_users_snapshot [2024-01-01] failed")
+    assert "\n" not in err
+
+
+def test_warehouse_held_by_another_process_exits_1_with_one_line(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past the lock wait, a second ingest says the warehouse is busy instead of a traceback."""
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 10, 5))])
+
+    @contextmanager
+    def locked(settings: object) -> Iterator[None]:
+        raise duckdb.IOException(
+            'IO Error: Could not set lock on file "warehouse.duckdb": Conflicting lock is held'
+            " in python3 (PID 4242)\nSee also https://duckdb.org/docs/stable/connect/concurrency"
+        )
+        yield
+
+    monkeypatch.setattr(ingest, "open_connection", locked)
+    assert cli.main(["ingest-pageviews", "--hour", "2024-01-01T10"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pageview-platform: the warehouse is busy, nothing ran: IO Error")
     assert "\n" not in err
 
 
