@@ -152,17 +152,6 @@ def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platfor
         yield p
 
 
-# On fakesnow an ingest costs several times DuckDB's, so the randomised scenarios run there only
-# in `make test-snowflake`, not in `make test`.
-ON_EACH_WAREHOUSE = pytest.mark.parametrize(
-    "warehouse",
-    [
-        "duckdb",
-        pytest.param("snowflake", marks=[pytest.mark.snowflake, pytest.mark.snowflake_full]),
-    ],
-)
-
-
 # ---------------------------------------------------------------- the oracle itself
 
 
@@ -643,21 +632,40 @@ _PHASES = [Phase.explicit, Phase.reuse, Phase.generate] + (
 )
 
 
-@settings(
-    max_examples=int(os.environ.get("ORACLE_MAX_EXAMPLES", "9")),
-    deadline=None,
-    derandomize=os.environ.get("ORACLE_RANDOM") != "1",
-    database=None,
-    phases=_PHASES,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(events=scenarios())
-@ON_EACH_WAREHOUSE
-def test_random_scenarios_agree_with_the_oracle(
-    shared_dagster_home: Path, warehouse: str, events: list[oracle.Event]
-) -> None:
+def _random_scenarios(max_examples_variable: str, default: int):
+    """Hypothesis settings for the randomised scenarios: MAX_EXAMPLES_VARIABLE examples."""
+    return settings(
+        max_examples=int(os.environ.get(max_examples_variable, str(default))),
+        deadline=None,
+        derandomize=os.environ.get("ORACLE_RANDOM") != "1",
+        database=None,
+        phases=_PHASES,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def _run_random_scenario(dagster_home: Path, warehouse: str, events: list[oracle.Event]) -> None:
     with (
         tempfile.TemporaryDirectory() as directory,
-        platform_at(Path(directory), dagster_home=shared_dagster_home, warehouse=warehouse) as p,
+        platform_at(Path(directory), dagster_home=dagster_home, warehouse=warehouse) as p,
     ):
         run_and_check(p, events)
+
+
+@_random_scenarios("ORACLE_MAX_EXAMPLES", 9)
+@given(events=scenarios())
+def test_random_scenarios_agree_with_the_oracle(
+    shared_dagster_home: Path, events: list[oracle.Event]
+) -> None:
+    _run_random_scenario(shared_dagster_home, "duckdb", events)
+
+
+# On fakesnow an ingest costs several times DuckDB's: `make test` draws the first two of the
+# same derandomized scenarios, `make test-snowflake` all nine.
+@pytest.mark.snowflake
+@_random_scenarios("ORACLE_SNOWFLAKE_MAX_EXAMPLES", 2)
+@given(events=scenarios())
+def test_random_scenarios_agree_with_the_oracle_on_snowflake(
+    shared_dagster_home: Path, events: list[oracle.Event]
+) -> None:
+    _run_random_scenario(shared_dagster_home, "snowflake", events)
