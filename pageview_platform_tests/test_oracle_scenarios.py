@@ -5,7 +5,7 @@ Each scenario is a list of (kind, key, rows) events run in order: land the rows 
 table, then run the CLI's ingest for that key.
 
 Environment knobs (for local digging, CI uses the defaults):
-  ORACLE_MAX_EXAMPLES  hypothesis examples for the randomised test (default 9, ~6 ingests each)
+  ORACLE_MAX_EXAMPLES  hypothesis examples for the randomised test (default 6, ~6 ingests each)
   ORACLE_RANDOM=1      fresh random examples instead of the fixed (derandomized) sequence
   ORACLE_SHRINK=1      let hypothesis shrink a failure to a minimal scenario (slow: ~1-2 s/ingest)
 """
@@ -652,7 +652,7 @@ def _run_random_scenario(dagster_home: Path, warehouse: str, events: list[oracle
         run_and_check(p, events)
 
 
-@_random_scenarios("ORACLE_MAX_EXAMPLES", 9)
+@_random_scenarios("ORACLE_MAX_EXAMPLES", 6)
 @given(events=scenarios())
 def test_random_scenarios_agree_with_the_oracle(
     shared_dagster_home: Path, events: list[oracle.Event]
