@@ -61,13 +61,26 @@ def scratch_tables() -> frozenset[str]:
 
 
 def _scratch_definitions() -> Iterator[tuple[str, exp.Query]]:
-    seen: set[str] = set()
+    """Each scratch relation's first definition, after the relations it reads (a script may
+    stage from another script's scratch table)."""
+    definitions: dict[str, exp.Query] = {}
     for script in sorted((SQL_ROOT / "transform").glob("*.sql")):
         for statement in split_statements(script.read_text(encoding="utf-8")):
             tree = sqlglot.parse_one(statement, read="duckdb")
-            if _is_temp_table(tree) and tree.this.name not in seen:
-                seen.add(tree.this.name)
-                yield tree.this.name, tree.expression
+            if _is_temp_table(tree) and tree.this.name not in definitions:
+                definitions[tree.this.name] = tree.expression
+    reads = {
+        name: {t.name for t in query.find_all(exp.Table) if not t.db} & definitions.keys() - {name}
+        for name, query in definitions.items()
+    }
+    emitted: set[str] = set()
+    while len(emitted) < len(definitions):
+        ready = [n for n in definitions if n not in emitted and reads[n] <= emitted]
+        if not ready:
+            raise ValueError(f"scratch tables read each other in a cycle: {sorted(definitions)}")
+        for name in ready:
+            emitted.add(name)
+            yield name, definitions[name]
 
 
 def _is_temp_table(tree: exp.Expr) -> bool:

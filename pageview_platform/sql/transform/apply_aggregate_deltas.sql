@@ -1,5 +1,11 @@
 -- Moves both hourly aggregates, and their daily and monthly rollups, by the deltas the merge
 -- or the re-attribution staged (at_view_delta, current_delta), in the caller's transaction.
+--
+-- The rollup deltas are staged as tables before their MERGEs, not grouped inside them: a
+-- stored delta's row count is exact, so the planner builds the join's hash table on the
+-- delta and scans the rollup, and the updates reach the rollup in row order. Grouped inline,
+-- the delta was estimated larger than a month's rollup, the rollup became the build side,
+-- and DuckDB applied a million updates in hash order: 20x slower (docs/performance.md).
 MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
 USING at_view_delta AS d
 ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
@@ -14,49 +20,53 @@ WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
     VALUES (d.pageview_hour, d.postcode, d.pageviews);
 
+CREATE OR REPLACE TEMP TABLE at_view_daily_delta AS
+SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
+    sum(pageviews) AS pageviews
+FROM at_view_delta
+GROUP BY 1, 2;
+
+CREATE OR REPLACE TEMP TABLE at_view_monthly_delta AS
+SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
+    sum(pageviews) AS pageviews
+FROM at_view_delta
+GROUP BY 1, 2;
+
+CREATE OR REPLACE TEMP TABLE current_daily_delta AS
+SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
+    sum(pageviews) AS pageviews
+FROM current_delta
+GROUP BY 1, 2;
+
+CREATE OR REPLACE TEMP TABLE current_monthly_delta AS
+SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
+    sum(pageviews) AS pageviews
+FROM current_delta
+GROUP BY 1, 2;
+
 MERGE INTO agg.pageviews_by_postcode_at_view_daily AS a
-USING (
-    SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
-        sum(pageviews) AS pageviews
-    FROM at_view_delta
-    GROUP BY 1, 2
-) AS d
+USING at_view_daily_delta AS d
 ON a.pageview_day = d.pageview_day AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_day, postcode, pageviews)
     VALUES (d.pageview_day, d.postcode, d.pageviews);
 
 MERGE INTO agg.pageviews_by_postcode_at_view_monthly AS a
-USING (
-    SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
-        sum(pageviews) AS pageviews
-    FROM at_view_delta
-    GROUP BY 1, 2
-) AS d
+USING at_view_monthly_delta AS d
 ON a.pageview_month = d.pageview_month AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_month, postcode, pageviews)
     VALUES (d.pageview_month, d.postcode, d.pageviews);
 
 MERGE INTO agg.pageviews_by_current_postcode_daily AS a
-USING (
-    SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
-        sum(pageviews) AS pageviews
-    FROM current_delta
-    GROUP BY 1, 2
-) AS d
+USING current_daily_delta AS d
 ON a.pageview_day = d.pageview_day AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_day, postcode, pageviews)
     VALUES (d.pageview_day, d.postcode, d.pageviews);
 
 MERGE INTO agg.pageviews_by_current_postcode_monthly AS a
-USING (
-    SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
-        sum(pageviews) AS pageviews
-    FROM current_delta
-    GROUP BY 1, 2
-) AS d
+USING current_monthly_delta AS d
 ON a.pageview_month = d.pageview_month AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_month, postcode, pageviews)
