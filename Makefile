@@ -20,13 +20,13 @@ demo: $(STAMP)  ## simulate a few days, ingest every load, print both answers
 # hundreds of runs the suite starts fast. Nothing in it outlives the run.
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
-test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test)
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q
+test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test), on 2 cores
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -n 2 --dist worksteal
 
 # Every Snowflake test on fakesnow, with all nine randomised oracle scenarios (`make test` runs
 # two of them there).
 test-snowflake: $(STAMP)
-	TMPDIR=$(TEST_TMPDIR) ORACLE_SNOWFLAKE_MAX_EXAMPLES=9 $(BIN)/pytest -q -m snowflake
+	TMPDIR=$(TEST_TMPDIR) ORACLE_SNOWFLAKE_MAX_EXAMPLES=9 $(BIN)/pytest -q -n 2 --dist worksteal -m snowflake
 
 # Not in CI: every scenario of test_fault_injection.py (a load, a snapshot, a replaced load, a
 # back-dated snapshot) SIGKILLed at every write point, each kill retried; prints the tally. Then

@@ -11,3 +11,24 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     """A fresh warehouse file and Dagster instance for one test."""
     with platform_at(tmp_path) as p:
         yield p
+
+
+# These scenarios' Snowflake runs repeat what their DuckDB runs, the hand-built Snowflake
+# scenario and the randomised Snowflake scenarios already show, at several times the cost on
+# fakesnow (about 100 s of CI): `make test` leaves them to `make test-snowflake`.
+SNOWFLAKE_EXTENDED = {
+    "test_out_of_order_ingestion",
+    "test_reingesting_a_load_or_snapshot_replaces_it",
+    "test_ingesting_everything_twice_changes_nothing",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if (
+            callspec is not None
+            and callspec.params.get("platform") == "snowflake"
+            and getattr(item, "originalname", None) in SNOWFLAKE_EXTENDED
+        ):
+            item.add_marker(pytest.mark.snowflake_extended)
