@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from graphlib import TopologicalSorter
 
 import sqlglot
 from sqlglot import exp
@@ -73,14 +74,8 @@ def _scratch_definitions() -> Iterator[tuple[str, exp.Query]]:
         name: {t.name for t in query.find_all(exp.Table) if not t.db} & definitions.keys() - {name}
         for name, query in definitions.items()
     }
-    emitted: set[str] = set()
-    while len(emitted) < len(definitions):
-        ready = [n for n in definitions if n not in emitted and reads[n] <= emitted]
-        if not ready:
-            raise ValueError(f"scratch tables read each other in a cycle: {sorted(definitions)}")
-        for name in ready:
-            emitted.add(name)
-            yield name, definitions[name]
+    for name in TopologicalSorter(reads).static_order():
+        yield name, definitions[name]
 
 
 def _is_temp_table(tree: exp.Expr) -> bool:
