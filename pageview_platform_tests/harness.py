@@ -156,16 +156,8 @@ FAKE_SNOWFLAKE_ENV = {
 @contextmanager
 def environment(overrides: dict[str, str]) -> Iterator[None]:
     """Sets OVERRIDES in the environment for the duration, then restores what was there."""
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
+    with mock.patch.dict(os.environ, overrides):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import dagster
 import duckdb
@@ -125,16 +126,8 @@ def _scratch_environment(workdir: Path, start_date: date) -> Iterator[Settings]:
         "DAGSTER_HOME": str(workdir / "dagster_home"),
         "PAGEVIEW_START_DATE": start_date.isoformat(),
     }
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
+    with mock.patch.dict(os.environ, overrides):
         yield get_settings()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _rows_materialized(stat: RunStepKeyStatsSnapshot) -> int | None:
