@@ -27,17 +27,32 @@ LEFT JOIN (
     SELECT DISTINCT user_id FROM core.user_postcode_history WHERE valid_from < $start
 ) AS e ON e.user_id = c.user_id;
 
--- Their views: one pass over the fact, without the wide url column.
-CREATE OR REPLACE TEMP TABLE reattributed_views AS
-SELECT
-    f.pageview_hour,
-    f.user_id,
-    f.pageview_datetime,
-    f.view_count,
-    f.postcode_at_view AS previous_postcode,
-    f.pageview_datetime >= $start OR NOT u.has_earlier_version AS may_move
+-- The current-postcode aggregate moves whole users: the views of every user whose current
+-- postcode changes leave the postcode they are counted under for the new one, hour by hour.
+-- Only the fact's narrow columns are read, summed per hour before anything else happens.
+CREATE OR REPLACE TEMP TABLE moved_user_views AS
+SELECT f.pageview_hour, u.postcode, u.counted_postcode, sum(f.view_count) AS pageviews
 FROM core.pageview_fact AS f
-JOIN reattributed_users AS u ON u.user_id = f.user_id;
+JOIN reattributed_users AS u ON u.user_id = f.user_id
+WHERE u.postcode <> u.counted_postcode
+GROUP BY f.pageview_hour, u.postcode, u.counted_postcode;
+
+-- The views whose postcode at view may change: every view from the window on, and earlier
+-- views of users whose first version is in the window. Two selects, not one with OR, so the
+-- first skips the fact's older row groups by pageview_datetime and the second reads the wide
+-- columns only for the few users without an earlier version.
+CREATE OR REPLACE TEMP TABLE reattributed_views AS
+SELECT f.pageview_hour, f.user_id, f.pageview_datetime, f.view_count,
+    f.postcode_at_view AS previous_postcode
+FROM core.pageview_fact AS f
+JOIN reattributed_users AS u ON u.user_id = f.user_id
+WHERE f.pageview_datetime >= $start
+UNION ALL
+SELECT f.pageview_hour, f.user_id, f.pageview_datetime, f.view_count,
+    f.postcode_at_view AS previous_postcode
+FROM core.pageview_fact AS f
+JOIN reattributed_users AS u ON u.user_id = f.user_id
+WHERE f.pageview_datetime < $start AND NOT u.has_earlier_version;
 
 CREATE OR REPLACE TEMP TABLE reattributed_postcodes AS
 SELECT v.pageview_hour, v.user_id, v.pageview_datetime, v.view_count, v.previous_postcode,
@@ -49,7 +64,7 @@ LEFT JOIN core.user_postcode_history AS a
         WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
     END
     AND v.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP))
-WHERE v.may_move AND coalesce(a.postcode, 'UNKNOWN') <> v.previous_postcode;
+WHERE coalesce(a.postcode, 'UNKNOWN') <> v.previous_postcode;
 
 -- The postcode at view depends on (user_id, pageview_datetime) alone, so the views are updated
 -- by that key (Snowflake has no rowid); views of the key already right keep their value.
@@ -78,15 +93,9 @@ GROUP BY pageview_hour, postcode;
 CREATE OR REPLACE TEMP TABLE current_delta AS
 SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
 FROM (
-    SELECT v.pageview_hour, u.postcode, v.view_count AS pageviews
-    FROM reattributed_views AS v
-    JOIN reattributed_users AS u ON u.user_id = v.user_id
-    WHERE u.postcode <> u.counted_postcode
+    SELECT pageview_hour, postcode, pageviews FROM moved_user_views
     UNION ALL
-    SELECT v.pageview_hour, u.counted_postcode, -v.view_count
-    FROM reattributed_views AS v
-    JOIN reattributed_users AS u ON u.user_id = v.user_id
-    WHERE u.postcode <> u.counted_postcode
+    SELECT pageview_hour, counted_postcode, -pageviews FROM moved_user_views
 ) AS moved
 GROUP BY pageview_hour, postcode;
 
