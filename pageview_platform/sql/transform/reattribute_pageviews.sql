@@ -29,13 +29,21 @@ LEFT JOIN (
 
 -- The current-postcode aggregate moves whole users: the views of every user whose current
 -- postcode changes leave the postcode they are counted under for the new one, hour by hour.
--- Only the fact's narrow columns are read, summed per hour before anything else happens.
-CREATE OR REPLACE TEMP TABLE moved_user_views AS
-SELECT f.pageview_hour, u.postcode, u.counted_postcode, sum(f.view_count) AS pageviews
+-- One pass over the fact's narrow columns, joined to each mover twice (+1 to the new
+-- postcode, -1 to the counted one) and summed once.
+CREATE OR REPLACE TEMP TABLE current_delta AS
+SELECT f.pageview_hour, m.postcode, sum(m.sign * f.view_count) AS pageviews
 FROM core.pageview_fact AS f
-JOIN reattributed_users AS u ON u.user_id = f.user_id
-WHERE u.postcode <> u.counted_postcode
-GROUP BY f.pageview_hour, u.postcode, u.counted_postcode;
+JOIN (
+    SELECT user_id, postcode, 1 AS sign
+    FROM reattributed_users
+    WHERE postcode <> counted_postcode
+    UNION ALL
+    SELECT user_id, counted_postcode, -1
+    FROM reattributed_users
+    WHERE postcode <> counted_postcode
+) AS m ON m.user_id = f.user_id
+GROUP BY f.pageview_hour, m.postcode;
 
 -- The views whose postcode at view may change: every view from the window on, and earlier
 -- views of users whose first version is in the window. Two selects, not one with OR, so the
@@ -78,7 +86,8 @@ WHERE f.pageview_hour = p.pageview_hour
     AND f.user_id = p.user_id
     AND f.pageview_datetime = p.pageview_datetime;
 
--- What the re-attribution moves in each aggregate; apply_aggregate_deltas.sql writes both.
+-- What the re-attribution moves in the at-view aggregate; apply_aggregate_deltas.sql writes
+-- it with current_delta.
 CREATE OR REPLACE TEMP TABLE at_view_delta AS
 SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
 FROM (
@@ -87,15 +96,6 @@ FROM (
     UNION ALL
     SELECT pageview_hour, previous_postcode, -view_count
     FROM reattributed_postcodes
-) AS moved
-GROUP BY pageview_hour, postcode;
-
-CREATE OR REPLACE TEMP TABLE current_delta AS
-SELECT pageview_hour, postcode, sum(pageviews) AS pageviews
-FROM (
-    SELECT pageview_hour, postcode, pageviews FROM moved_user_views
-    UNION ALL
-    SELECT pageview_hour, counted_postcode, -pageviews FROM moved_user_views
 ) AS moved
 GROUP BY pageview_hour, postcode;
 
