@@ -40,6 +40,9 @@ RUN_FAILURE = "run_failure"  # a run of this code location failed; subject: the 
 CHECK_FAILURE = "check_failure"  # an asset check evaluated to failed; subject: asset:check
 MISSED_LOAD = "missed_load"  # a landing load did not arrive in time; subject: the landing table
 STALE_DATA = "stale_data"  # an asset is older than it should be; subject: the asset
+# A run refused an action that would have overwritten data (a capture of another partition's
+# load); it changed nothing and is not a failure. Subject: the asset.
+ACTION_REFUSED = "action_refused"
 ALERT_DELIVERY_FAILED = "alert_delivery_failed"  # Slack did not take an alert; subject: its subject
 
 RUN_FAILURE_SENSOR = "alert_on_run_failure"

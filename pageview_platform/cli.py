@@ -90,7 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns the exit code (0 ok, 1 a run failed, 2 bad arguments)."""
     args = _parser().parse_args(argv)
     _quiet_dagster()
-    from pageview_platform.ingest import Ingest, InvalidPartition, parse_day, parse_hour
+    from pageview_platform.ingest import (
+        Ingest,
+        InvalidPartition,
+        WarehouseNotReady,
+        parse_day,
+        parse_hour,
+        require_warehouse,
+    )
     from pageview_platform.runs import RunFailed, run_launcher
     from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS
 
@@ -120,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "replay-quarantine":
             from pageview_platform.replay import QuarantineReplay
 
+            require_warehouse(settings)
             with run_launcher(settings.dagster_home) as launcher:
                 replayed = QuarantineReplay(settings, launcher).run()
             _print_replay(replayed)
@@ -128,13 +136,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             key = parse_day(args.date, settings)
         else:
             key = parse_hour(args.hour, settings)
+        require_warehouse(settings)
         with run_launcher(settings.dagster_home) as launcher:
             ingest = Ingest(settings, launcher)
             report = ingest.users(key) if args.command == "ingest-users" else ingest.pageviews(key)
     except (SettingsError, InvalidPartition) as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
         return 2
-    except RunFailed as err:
+    except (RunFailed, WarehouseNotReady) as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
         return 1
     except TRANSIENT_ERRORS as err:

@@ -7,6 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
+from dagster import AssetKey
+
+from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
+from pageview_platform.assets.landing_guard import CONFIRM_FIELD, landing_fingerprint
 from pageview_platform.jobs import (
     CAPTURE_USERS_SNAPSHOT,
     INGEST_PAGEVIEWS_LOAD,
@@ -15,12 +19,56 @@ from pageview_platform.jobs import (
 )
 from pageview_platform.runs import RunLauncher, RunOutcome
 from pageview_platform.settings import Settings
+from pageview_platform.warehouse.contract import (
+    PAGEVIEWS_LANDING,
+    USERS_LANDING,
+    LandingContract,
+    LandingSchemaDrift,
+)
 from pageview_platform.warehouse.resources import open_connection
 from pageview_platform.warehouse.session import Connection, execute
+from pageview_platform.warehouse.sql import read_sql
 
 
 class InvalidPartition(ValueError):
     """A --date or --hour argument that names no partition."""
+
+
+class WarehouseNotReady(RuntimeError):
+    """The warehouse, or the landing table an ingest reads, does not exist: nothing ran."""
+
+
+def require_warehouse(settings: Settings) -> None:
+    """Refuses to ingest into a DuckDB file that does not exist yet.
+
+    Connecting would create an empty one: an ingest started against the wrong path would
+    capture nothing, report success and record the run as if the load had been taken.
+    """
+    if settings.snowflake is None and not settings.duckdb_path.exists():
+        raise WarehouseNotReady(
+            f"no warehouse at {settings.duckdb_path}: run `pageview-platform deploy-schema` (or"
+            " `make demo`) first, or point PAGEVIEW_DUCKDB_PATH at it; nothing ran"
+        )
+
+
+def _confirmed_landing(
+    con: Connection, contract: LandingContract, capture: list[str]
+) -> dict[str, object]:
+    """The capture step's config confirming the landing table's current content as the load the
+    operator named: the CLI's ingest is the operator's explicit choice of partition."""
+    table = contract.table
+    if not execute(con, read_sql("contracts/landing_columns.sql"), {"table": table}).fetchall():
+        raise WarehouseNotReady(f"landing.{table} does not exist: nothing to ingest, nothing ran")
+    try:
+        contract.verify(con)
+    except LandingSchemaDrift:
+        # The run's capture step reports the drift, column by column, and fails.
+        return {}
+    return {
+        AssetKey(capture).to_python_identifier(): {
+            "config": {CONFIRM_FIELD: landing_fingerprint(con, table)}
+        }
+    }
 
 
 def parse_day(text: str, settings: Settings, today: date | None = None) -> date:
@@ -96,11 +144,11 @@ class Ingest:
         """
         report = IngestReport(load=f"users snapshot {day}")
         with self._connection() as con:
+            confirmed = _confirmed_landing(con, USERS_LANDING, RAW_USERS_EXTRACT)
             last = history_end_after_capture(con, day)
-            if last == day:
-                report.runs.append(self._launcher.run(INGEST_USERS_SNAPSHOT, day_key(day)))
-            else:
-                report.runs.append(self._launcher.run(CAPTURE_USERS_SNAPSHOT, day_key(day)))
+            job = INGEST_USERS_SNAPSHOT if last == day else CAPTURE_USERS_SNAPSHOT
+            report.runs.append(self._launcher.run(job, day_key(day), ops_config=confirmed))
+            if last != day:
                 report.runs.append(
                     self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
                 )
@@ -113,7 +161,10 @@ class Ingest:
         """Captures the landing pageviews load as HOUR's and merges it, in one run."""
         report = IngestReport(load=f"pageviews load {hour:%Y-%m-%dT%H}")
         with self._connection() as con:
-            report.runs.append(self._launcher.run(INGEST_PAGEVIEWS_LOAD, hour_key(hour)))
+            confirmed = _confirmed_landing(con, PAGEVIEWS_LANDING, RAW_PAGEVIEWS_EXTRACT)
+            report.runs.append(
+                self._launcher.run(INGEST_PAGEVIEWS_LOAD, hour_key(hour), ops_config=confirmed)
+            )
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "pageviews_extract", "pageviews_quarantine", "load_hour", hour
             )

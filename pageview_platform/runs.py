@@ -52,6 +52,14 @@ class RunFailed(RuntimeError):
     """A Dagster run ended in failure; the message says which step and why."""
 
 
+class RunRefused(RunFailed):
+    """A run refused its action and changed nothing (a capture of another partition's load)."""
+
+
+# The metadata key of the observation a refusing step leaves (assets/capture.py's REFUSED).
+_REFUSED = "refused"
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """What an ingest reports about one run it started."""
@@ -133,7 +141,20 @@ class RunLauncher:
         result = execute_run(recon_job, dagster_run, self._instance)
         if not result.success:
             raise RunFailed(f"{job_name} [{partitions}] failed: {_first_failure(result)}")
+        refusal = _refusal(result)
+        if refusal is not None:
+            raise RunRefused(f"{job_name} [{partitions}] refused, nothing changed: {refusal}")
         return RunOutcome(job_name, partitions, dagster_run.run_id)
+
+
+def _refusal(result) -> str | None:
+    """The reason a step of the run refused its action, if one did."""
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_OBSERVATION:
+            metadata = event.asset_observation_data.asset_observation.metadata
+            if _REFUSED in metadata:
+                return str(metadata[_REFUSED].value)
+    return None
 
 
 def _first_failure(result) -> str:

@@ -201,6 +201,13 @@ def _snowflake(env: Mapping[str, str], environment: Environment) -> SnowflakeSet
     )
 
 
+def _path(env: Mapping[str, str], name: str, default: str) -> Path:
+    """An absolute path: a relative one is taken from the project folder, not the working one, so
+    the CLI run from any folder, the UI and the daemon all resolve the same file."""
+    path = Path(env.get(name) or default).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 def get_settings() -> Settings:
     """Reads the settings afresh, so tests can point the platform at a scratch warehouse."""
     env = os.environ
@@ -213,9 +220,9 @@ def get_settings() -> Settings:
         )
     warehouse = _choice(env, "PAGEVIEW_WAREHOUSE", WAREHOUSES, "duckdb")
     return Settings(
-        duckdb_path=Path(env.get("PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")),
+        duckdb_path=_path(env, "PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb"),
         start_date=_parse_date("PAGEVIEW_START_DATE", env.get("PAGEVIEW_START_DATE", "2024-01-01")),
-        dagster_home=Path(env.get("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))),
+        dagster_home=_path(env, "DAGSTER_HOME", ".dagster_home"),
         duckdb_memory_limit=env.get("PAGEVIEW_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=_parse_positive_int(
             "PAGEVIEW_DUCKDB_THREADS", env.get("PAGEVIEW_DUCKDB_THREADS", str(os.cpu_count() or 2))

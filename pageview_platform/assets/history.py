@@ -1,10 +1,13 @@
 """Each user's postcode versions (SCD type 2), derived from the captured snapshots."""
 
+from collections.abc import Iterator
+
 from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
+    Output,
     TimeWindowPartitionMapping,
     asset,
 )
@@ -39,16 +42,27 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         kinds=kinds(),
         group_name="history",
         retry_policy=WAREHOUSE_RETRY_POLICY,
+        output_required=False,
     )
     def user_postcode_history(
         context: AssetExecutionContext, warehouse: WarehouseResource
-    ) -> SqlRelation:
+    ) -> Iterator[Output[SqlRelation]]:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
         whose versions changed, in the fact and both aggregates."""
         params = window(context)
         with fail_fast_unless_transient():
             with warehouse.connection() as con:
+                (captured,) = execute(
+                    con, read_sql("guards/users_snapshots_captured.sql"), params
+                ).fetchone()
+                if not captured:
+                    # No version can start where no snapshot was captured: materializing the
+                    # window would show history that is not there. The run ends without one.
+                    context.log.info(
+                        "nothing to rebuild: no users snapshot was captured in the window"
+                    )
+                    return
                 (later,) = con.execute(
                     "SELECT max(valid_from) FROM core.user_postcode_history"
                     " WHERE valid_from >= $end",
@@ -70,15 +84,17 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
                     f" range from {context.partition_keys[0]} through {later:%Y-%m-%d} in one"
                     " run instead"
                 )
-        return SqlRelation.from_file(
-            "transform/user_postcode_history.sql",
-            params,
-            after=(
-                "transform/user_postcode_history_close_versions.sql",
-                "transform/reattribute_pageviews.sql",
-                "transform/apply_aggregate_deltas.sql",
-            ),
-            metrics="metrics/user_postcode_history.sql",
+        yield Output(
+            SqlRelation.from_file(
+                "transform/user_postcode_history.sql",
+                params,
+                after=(
+                    "transform/user_postcode_history_close_versions.sql",
+                    "transform/reattribute_pageviews.sql",
+                    "transform/apply_aggregate_deltas.sql",
+                ),
+                metrics="metrics/user_postcode_history.sql",
+            )
         )
 
     return [user_postcode_history]

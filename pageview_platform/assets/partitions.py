@@ -11,7 +11,6 @@ from dagster import (
     DailyPartitionsDefinition,
     HourlyPartitionsDefinition,
 )
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from pageview_platform.warehouse.sql import window_params
 
@@ -42,24 +41,6 @@ class Partitions:
 def window(context: AssetExecutionContext | AssetCheckExecutionContext) -> dict[str, object]:
     """The run's partition window (one partition or a range) as SQL parameters."""
     return window_params(context.partition_time_window)
-
-
-def capture_window(context: AssetExecutionContext) -> dict[str, object]:
-    """The window of a capture run, which must target exactly one partition.
-
-    A capture copies whatever the landing table holds now; run over a range it would stamp
-    one load onto every partition of the range and destroy the copies already taken.
-    """
-    if BACKFILL_ID_TAG in context.run.tags:
-        raise ValueError(
-            f"{context.asset_key.to_user_string()} cannot be backfilled: the landing table holds"
-            " only the current load; rebuild downstream assets from the captured copies instead"
-        )
-    return one_partition_window(
-        context,
-        f"{context.asset_key.to_user_string()} captures the current landing table into one"
-        " partition",
-    )
 
 
 def one_partition_window(

@@ -54,3 +54,14 @@ CREATE TABLE IF NOT EXISTS ops.users_snapshot_blocks (
     reason VARCHAR NOT NULL,
     blocked_at TIMESTAMP NOT NULL
 );
+-- Every captured load or snapshot that a capture replaced with other content: only ever on the
+-- operator's explicit confirmation of the landing fingerprint (the CLI's ingest, or the run
+-- config a UI launch sets), so a replaced load can always be traced to who replaced it.
+CREATE TABLE IF NOT EXISTS ops.capture_replacements (
+    asset VARCHAR NOT NULL,
+    partition_start TIMESTAMP NOT NULL,
+    replaced_fingerprint VARCHAR NOT NULL,
+    new_fingerprint VARCHAR NOT NULL,
+    replaced_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
+);

@@ -1,0 +1,139 @@
+"""Whether the landing table may be captured into a partition: decided before anything is written.
+
+The landing tables hold only the current load and carry no partition of their own, so a capture
+started for the wrong partition (a UI click, a backfill, a re-executed run) would overwrite a
+captured load that can never be extracted again. A capture is taken only when the landing rows
+belong to the partition and replace nothing but the same load, unless the operator confirms the
+landing table's fingerprint (the CLI's ingest does, for the load it was told to ingest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pageview_platform.warehouse.session import Connection, execute
+from pageview_platform.warehouse.sql import read_sql
+
+LOAD_WINDOW = timedelta(hours=2)
+CONFIRM_FIELD = "confirm_landing_fingerprint"
+
+
+@dataclass(frozen=True)
+class CaptureDecision:
+    """A capture's verdict: refused with a reason, or taken, possibly replacing other content."""
+
+    landing_fingerprint: str
+    refusal: str | None = None
+    replaced_fingerprint: str | None = None
+
+
+def fingerprint(rows: int, content_hash: str) -> str:
+    """A load's identity as the capture log keeps it: its row count and the sum of row hashes."""
+    return f"{rows}:{content_hash}"
+
+
+def _query(con: Connection, sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    cursor = execute(con, read_sql(sql), params)
+    names = [column[0].lower() for column in cursor.description]
+    return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def _confirmation(landing: str, confirmed: str) -> tuple[bool, str | None]:
+    """Whether the operator confirmed this very landing content; a stale confirmation refuses."""
+    if not confirmed:
+        return False, None
+    if confirmed != landing:
+        return False, (
+            f"the landing table's fingerprint is {landing}, not the confirmed {confirmed}: it was"
+            " reloaded since; confirm the new fingerprint if it is the load you mean"
+        )
+    return True, None
+
+
+def _replacement(
+    what: str,
+    key: str,
+    landing: str,
+    confirmed: bool,
+    row: Mapping[str, object],
+    relaunch: str,
+) -> CaptureDecision:
+    """The verdict on content the partition or another partition already holds."""
+    captured = fingerprint(int(row["captured_rows"]), str(row["captured_hash"]))
+    elsewhere = row["same_content_captured_as"]
+    if row["was_captured"] and captured != landing:
+        if not confirmed:
+            return CaptureDecision(
+                landing,
+                refusal=f"{key} already holds a captured {what} ({captured}) and the landing table"
+                f" holds another ({landing}); replacing a captured {what} needs the operator's"
+                f" confirmation: {relaunch}, or launch with run config"
+                f" {CONFIRM_FIELD}: '{landing}'",
+            )
+        return CaptureDecision(landing, replaced_fingerprint=captured)
+    if elsewhere is not None and captured != landing and not confirmed:
+        return CaptureDecision(
+            landing,
+            refusal=f"the landing table ({landing}) is the {what} already captured as"
+            f" {elsewhere:%Y-%m-%d %H:%M}, not the {what} of {key}; if it really is both,"
+            f" {relaunch}, or launch with run config {CONFIRM_FIELD}: '{landing}'",
+        )
+    return CaptureDecision(landing)
+
+
+def judge_pageviews_load(con: Connection, hour: datetime, confirmed: str = "") -> CaptureDecision:
+    """Whether landing.pageviews_extract may be captured as the load of HOUR."""
+    row = _query(con, "guards/pageviews_load_fits_hour.sql", {"start": hour})
+    return pageviews_verdict(row, hour, confirmed)
+
+
+def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str) -> CaptureDecision:
+    """The verdict from the guard query's row (see guards/pageviews_load_fits_hour.sql)."""
+    landing = fingerprint(int(row["landing_rows"]), str(row["landing_hash"]))
+    key = f"load hour {hour:%Y-%m-%dT%H}"
+    dated, in_window = int(row["dated_rows"]), int(row["rows_in_window"])
+    after_window = int(row["rows_after_window"])
+    window_end = hour + LOAD_WINDOW
+    # A load holds its hour's views plus a few minutes of the next: a load with none of its views
+    # in that window, or more from after it than in it, is another hour's load.
+    if dated and (in_window == 0 or after_window > in_window):
+        busiest = row["busiest_hour"]
+        return CaptureDecision(
+            landing,
+            refusal=f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {in_window} of its"
+            f" {dated} dated views are in its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
+            f" and {after_window} after it (they run from {row['first_view']} to"
+            f" {row['last_view']}); ingest it as the hour its views belong to, most likely"
+            f" --hour {busiest:%Y-%m-%dT%H}",
+        )
+    confirmed_ok, stale = _confirmation(landing, confirmed)
+    if stale:
+        return CaptureDecision(landing, refusal=stale)
+    relaunch = f"run `pageview-platform ingest-pageviews --hour {hour:%Y-%m-%dT%H}`"
+    return _replacement("load", key, landing, confirmed_ok, row, relaunch)
+
+
+def judge_users_snapshot(con: Connection, day: datetime, confirmed: str = "") -> CaptureDecision:
+    """Whether landing.users_extract may be captured as the snapshot of DAY."""
+    row = _query(con, "guards/users_snapshot_fits_date.sql", {"start": day})
+    return users_verdict(row, day, confirmed)
+
+
+def users_verdict(row: Mapping[str, object], day: datetime, confirmed: str) -> CaptureDecision:
+    """The verdict from the guard query's row (see guards/users_snapshot_fits_date.sql)."""
+    landing = fingerprint(int(row["landing_rows"]), str(row["landing_hash"]))
+    confirmed_ok, stale = _confirmation(landing, confirmed)
+    if stale:
+        return CaptureDecision(landing, refusal=stale)
+    relaunch = f"run `pageview-platform ingest-users --date {day:%Y-%m-%d}`"
+    return _replacement(
+        "snapshot", f"snapshot date {day:%Y-%m-%d}", landing, confirmed_ok, row, relaunch
+    )
+
+
+def landing_fingerprint(con: Connection, table: str) -> str:
+    """The current fingerprint of landing.TABLE ('users_extract' or 'pageviews_extract')."""
+    row = _query(con, f"guards/{table}_landing_fingerprint.sql", {})
+    return fingerprint(int(row["landing_rows"]), str(row["landing_hash"]))

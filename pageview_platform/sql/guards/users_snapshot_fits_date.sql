@@ -1,0 +1,33 @@
+-- What decides whether the landing snapshot may be captured as the snapshot of date $start: its
+-- fingerprint, what the date holds now, and any other date already captured with the very same
+-- content.
+WITH landing AS (
+    SELECT
+        count(*) AS landing_rows,
+        CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR) AS landing_hash
+    FROM landing.users_extract
+),
+captured AS (
+    SELECT
+        count(*) AS captured_rows,
+        CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR) AS captured_hash
+    FROM raw.users_extract
+    WHERE snapshot_date = $start
+)
+SELECT
+    l.landing_rows,
+    l.landing_hash,
+    EXISTS (SELECT 1 FROM ops.users_snapshot_captures WHERE snapshot_date = $start)
+        AS was_captured,
+    c.captured_rows,
+    c.captured_hash,
+    (
+        SELECT min(o.snapshot_date)
+        FROM ops.users_snapshot_captures AS o
+        WHERE l.landing_rows > 0
+            AND o.snapshot_date <> $start
+            AND o.captured_rows = l.landing_rows
+            AND o.content_hash = l.landing_hash
+    ) AS same_content_captured_as
+FROM landing AS l
+CROSS JOIN captured AS c
