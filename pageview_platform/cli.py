@@ -114,8 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Both simulate the extract by writing a DuckDB file's landing tables.
             raise SettingsError(f"{args.command} runs on DuckDB only: unset PAGEVIEW_WAREHOUSE")
         if args.command == "demo":
-            from pageview_platform.demo import run_demo
+            from pageview_platform.demo import fresh_demo_warehouse, run_demo
 
+            settings = fresh_demo_warehouse(settings, args.days)
             with run_launcher(settings.dagster_home) as launcher:
                 run_demo(settings, Ingest(settings, launcher), args)
             return 0

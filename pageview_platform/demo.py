@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import time
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from pageview_platform.ingest import Ingest
-from pageview_platform.settings import Settings
+from pageview_platform.settings import Settings, SettingsError, pin_start_date, start_date_pin
 from pageview_platform.simulator import SimulationConfig, Simulator
 from pageview_platform.warehouse.duckdb import connect
 
@@ -26,6 +29,32 @@ QUESTIONS = {
         "bi.pageviews_by_postcode_at_view_daily"
     ),
 }
+
+
+def fresh_demo_warehouse(settings: Settings, days: int) -> Settings:
+    """Recreates the demo's warehouse for the DAYS before today, its start date the first of them.
+
+    The partitions then begin where the demo's data does, so the UI shows the demo's loads as a
+    filled range. Only a warehouse the demo created is ever removed.
+    """
+    start = datetime.now(UTC).date() - timedelta(days=days)
+    path = settings.duckdb_path
+    pin = start_date_pin(path)
+    if path.exists():
+        recorded = json.loads(pin.read_text()) if pin.exists() else {}
+        if not recorded.get("demo"):
+            raise SettingsError(
+                f"{path} holds a warehouse the demo did not create, and the demo starts from an"
+                " empty one: point PAGEVIEW_DUCKDB_PATH at another file (or `make clean`)"
+            )
+        for leftover in (path, path.with_name(f"{path.name}.wal")):
+            leftover.unlink(missing_ok=True)
+    pin.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pin_start_date(path, start, demo=True)
+    # The code location the demo's runs load reads its settings from the environment.
+    os.environ["PAGEVIEW_START_DATE"] = start.isoformat()
+    return dataclasses.replace(settings, start_date=start)
 
 
 def run_demo(settings: Settings, ingest: Ingest, args: argparse.Namespace) -> None:

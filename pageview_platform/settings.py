@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -201,6 +202,32 @@ def _snowflake(env: Mapping[str, str], environment: Environment) -> SnowflakeSet
     )
 
 
+DEFAULT_START_DATE = "2024-01-01"
+
+
+def start_date_pin(duckdb_path: Path) -> Path:
+    """The file beside a DuckDB warehouse that records the start date it was created with."""
+    return duckdb_path.with_name(f"{duckdb_path.stem}.settings.json")
+
+
+def pin_start_date(duckdb_path: Path, start_date: date, **extra: object) -> None:
+    """Records START_DATE beside the warehouse, unless a start date is already recorded."""
+    pin = start_date_pin(duckdb_path)
+    if not pin.exists():
+        pin.write_text(json.dumps({"start_date": start_date.isoformat(), **extra}) + "\n")
+
+
+def _start_date(env: Mapping[str, str], duckdb_path: Path) -> date:
+    """PAGEVIEW_START_DATE, else the start date the DuckDB warehouse was created with, so the
+    CLI, the UI and the daemon see the same partitions without sharing an environment."""
+    value = env.get("PAGEVIEW_START_DATE")
+    if value is None:
+        pin = start_date_pin(duckdb_path)
+        if pin.exists():
+            value = str(json.loads(pin.read_text()).get("start_date", DEFAULT_START_DATE))
+    return _parse_date("PAGEVIEW_START_DATE", value or DEFAULT_START_DATE)
+
+
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     """An absolute path: a relative one is taken from the project folder, not the working one, so
     the CLI run from any folder, the UI and the daemon all resolve the same file."""
@@ -219,9 +246,10 @@ def get_settings() -> Settings:
             f"PAGEVIEW_SLACK_TOKEN is not set (PAGEVIEW_ENV={environment_name} alerts to Slack)"
         )
     warehouse = _choice(env, "PAGEVIEW_WAREHOUSE", WAREHOUSES, "duckdb")
+    duckdb_path = _path(env, "PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")
     return Settings(
-        duckdb_path=_path(env, "PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb"),
-        start_date=_parse_date("PAGEVIEW_START_DATE", env.get("PAGEVIEW_START_DATE", "2024-01-01")),
+        duckdb_path=duckdb_path,
+        start_date=_start_date(env, duckdb_path),
         dagster_home=_path(env, "DAGSTER_HOME", ".dagster_home"),
         duckdb_memory_limit=env.get("PAGEVIEW_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=_parse_positive_int(

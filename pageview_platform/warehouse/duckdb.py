@@ -28,6 +28,7 @@ from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 from pydantic import Field
 
+from pageview_platform.settings import pin_start_date
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -85,6 +86,7 @@ def connect(
     with _deploy_lock:
         if key not in _deployed:
             deploy_schema(connection, start_date)
+            pin_start_date(path, start_date)
             _deployed.add(key)
     return connection
 
