@@ -3,7 +3,8 @@
 Landing sensors notice a new load by its fingerprint and start its ingest run, once per load
 (run key): capture, history or merge, all in that one run. Only a back-dated users snapshot
 needs a second run (its history as a range), which a follow-up sensor plans with the same
-function the CLI uses. Runs the CLI started are left to the CLI.
+function the CLI uses. Runs the CLI started are left to the CLI. A run is requested only for
+something to do: a capture that materialized, or one the fact has not merged since.
 """
 
 import copy
@@ -15,10 +16,15 @@ from typing import TypeVar
 
 import duckdb
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     RunStatusSensorContext,
     ScheduleDefinition,
     ScheduleEvaluationContext,
@@ -37,6 +43,8 @@ from dagster._core.storage.tags import (
 )
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
+from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
+from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
 from pageview_platform.jobs import (
@@ -212,6 +220,14 @@ def _range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
+def _materialized(instance: DagsterInstance, run_id: str, asset_key: AssetKey) -> bool:
+    """Whether the run materialized ASSET_KEY."""
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return any(record.asset_key == asset_key for record in records)
+
+
 @run_status_sensor(
     name=AFTER_USERS_CAPTURE_SENSOR,
     run_status=DagsterRunStatus.SUCCESS,
@@ -226,6 +242,11 @@ def update_history_after_users_capture(
     first = _first_partition(context)
     if first is None:
         return SkipReason("started by the CLI, which follows up itself")
+    if not _materialized(context.instance, context.dagster_run.run_id, AssetKey(RAW_USERS_EXTRACT)):
+        # A refused capture also ends SUCCESS: it captured nothing, so no history changes.
+        return SkipReason(
+            f"run {context.dagster_run.run_id} captured no users snapshot (refused or no-op)"
+        )
     with _landing(warehouse) as con:
         if con is None:
             # Failing the tick makes the sensor see this run again on the next one.
@@ -236,6 +257,38 @@ def update_history_after_users_capture(
     )
 
 
+_UNFINISHED = [
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
+
+
+def _latest_materialization(
+    instance: DagsterInstance, asset_key: AssetKey, partition_key: str
+) -> int | None:
+    """The storage id of the partition's latest materialization, or None if it has none."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key]), limit=1
+    ).records
+    return records[0].storage_id if records else None
+
+
+def _in_flight(instance: DagsterInstance, hours: list[str]) -> set[str]:
+    """Which of HOURS an unfinished run targets, as its one partition or within its range."""
+    busy: set[str] = set()
+    for run in instance.get_runs(RunsFilter(statuses=_UNFINISHED)):
+        tags = run.tags
+        first = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_START_TAG, "")
+        last = tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_END_TAG, "")
+        # Hour keys sort as their hours do; a day's key (a users run) is shorter than an hour's.
+        if len(first) == len(last) == len(hours[0]):
+            busy.update(hour for hour in hours if first <= hour <= last)
+    return busy
+
+
 @schedule(
     name=CATCH_UP_SCHEDULE,
     job=merge_pageviews_loads,
@@ -243,18 +296,49 @@ def update_history_after_users_capture(
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
 )
-def merge_recent_loads(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
-    """Safety net: merges the last few loads again (a no-op when their runs succeeded)."""
+def merge_recent_loads(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+    """Safety net: merges each of the last few loads whose capture the fact has not merged yet."""
     current = context.scheduled_execution_time.astimezone(UTC).replace(
         tzinfo=None, minute=0, second=0, microsecond=0
     )
     first_partition = datetime.combine(get_settings().start_date, time())
-    first, last = max(current - HOUR * CATCH_UP_HOURS, first_partition), current - HOUR
-    if last < first:
+    hours = [
+        hour_key(hour)
+        for hour in (current - HOUR * n for n in range(CATCH_UP_HOURS, 0, -1))
+        if hour >= first_partition
+    ]
+    if not hours:
         return SkipReason("no loads since the start date yet")
-    return RunRequest(
-        run_key=f"catch-up:{hour_key(current)}", tags=_range_tags(hour_key(first), hour_key(last))
+    instance = context.instance
+    # A run still on its way (an ingest about to merge, a merge queued) will do what is due.
+    in_flight = _in_flight(instance, hours)
+    requests: list[RunRequest] = []
+    uncaptured: list[str] = []
+    merged: list[str] = []
+    for hour in hours:
+        if hour in in_flight:
+            continue
+        captured = _latest_materialization(instance, AssetKey(RAW_PAGEVIEWS_EXTRACT), hour)
+        if captured is None:
+            uncaptured.append(hour)
+            continue
+        fact = _latest_materialization(instance, AssetKey(PAGEVIEW_FACT), hour)
+        if fact is not None and fact > captured:
+            merged.append(hour)
+            continue
+        # Keyed by the capture's event: each capture is merged by this schedule at most once.
+        requests.append(RunRequest(run_key=f"catch-up:{hour}:{captured}", partition_key=hour))
+    if requests:
+        return requests
+    return SkipReason(
+        f"nothing to merge in {hours[0]}..{hours[-1]}: never captured {_listed(uncaptured)};"
+        f" merged since their capture {_listed(merged)};"
+        f" in a run still unfinished {_listed(sorted(in_flight))}"
     )
+
+
+def _listed(keys: list[str]) -> str:
+    return ", ".join(keys) or "none"
 
 
 @sensor(

@@ -9,6 +9,7 @@ import pytest
 
 from pageview_platform import automation
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
+from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
 from pageview_platform.automation import (
     AFTER_USERS_CAPTURE_SENSOR,
     capture_new_pageviews_load,
@@ -194,11 +195,121 @@ def test_runs_the_cli_started_are_left_to_the_cli(
     assert isinstance(result, dg.SkipReason)
 
 
-def test_catch_up_schedule_merges_the_last_three_loads_again(platform: Platform) -> None:
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2024, 3, 1, 10, 20))
-    request = merge_recent_loads(context)
-    assert request.tags["dagster/asset_partition_range_start"] == "2024-03-01-07:00"
-    assert request.tags["dagster/asset_partition_range_end"] == "2024-03-01-09:00"
+def test_a_capture_run_that_materialized_nothing_is_not_followed_up(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    platform.land_users([(1, "ZZ9 9ZZ")])
+    platform.ingest_users("2024-01-03")
+
+    @dg.op
+    def refuse(context: dg.OpExecutionContext) -> None:
+        # What a refused capture leaves: an observation, no materialization, run SUCCESS.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=RAW_USERS_EXTRACT, partition="2024-01-02", metadata={"refused": "test"}
+            )
+        )
+
+    @dg.job(name="capture_users_snapshot")
+    def refused_capture() -> None:
+        refuse()
+
+    result = refused_capture.execute_in_process(
+        instance=instance, tags={"dagster/partition": "2024-01-02"}
+    )
+    assert result.success
+    skipped = update_history_after_users_capture(
+        _success_context(instance, AFTER_USERS_CAPTURE_SENSOR, result.run_id)
+    )
+    assert isinstance(skipped, dg.SkipReason)
+    assert "captured no users snapshot" in skipped.skip_message
+
+
+def _catch_up(instance: dg.DagsterInstance) -> list[dg.RunRequest] | dg.SkipReason:
+    """A tick at 08:20 on 2024-01-01, whose window is the loads of 05:00, 06:00 and 07:00."""
+    context = dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=datetime(2024, 1, 1, 8, 20)
+    )
+    return merge_recent_loads(context)
+
+
+def _two_loads_ingested(platform: Platform) -> None:
+    """Loads of 05:00 and 06:00 captured and merged by the CLI; 07:00 never had a load."""
+    _prepared(platform)
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    platform.ingest_pageviews("2024-01-01T05")
+    platform.land_pageviews([(1, "/b", datetime(2024, 1, 1, 6, 10))])
+    platform.ingest_pageviews("2024-01-01T06")
+
+
+def test_catch_up_schedule_asks_for_nothing_when_every_capture_is_merged(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _two_loads_ingested(platform)
+    skipped = _catch_up(instance)
+    assert isinstance(skipped, dg.SkipReason), skipped
+    assert "never captured 2024-01-01-07:00;" in skipped.skip_message
+    assert "merged since their capture 2024-01-01-05:00, 2024-01-01-06:00;" in (
+        skipped.skip_message
+    )
+
+
+def test_catch_up_schedule_merges_only_the_hour_whose_capture_is_newer(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _two_loads_ingested(platform)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=RAW_PAGEVIEWS_EXTRACT, partition="2024-01-01-06:00")
+    )
+    [request] = _catch_up(instance)
+    assert request.partition_key == "2024-01-01-06:00"
+    [again] = _catch_up(instance)
+    assert again.run_key == request.run_key, "one capture is one run key, however many ticks"
+
+    _materialize_job(instance, "merge_pageviews_loads", request.partition_key)
+    assert isinstance(_catch_up(instance), dg.SkipReason), "the merge caught the capture up"
+
+
+def test_catch_up_schedule_leaves_an_hour_to_the_run_still_on_its_way(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _two_loads_ingested(platform)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=RAW_PAGEVIEWS_EXTRACT, partition="2024-01-01-06:00")
+    )
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="ingest_pageviews_load",
+            status=dg.DagsterRunStatus.STARTED,
+            tags={"dagster/partition": "2024-01-01-06:00"},
+        )
+    )
+    skipped = _catch_up(instance)
+    assert isinstance(skipped, dg.SkipReason), skipped
+    assert "in a run still unfinished 2024-01-01-06:00" in skipped.skip_message
+
+
+def test_catch_up_schedule_reads_a_handful_of_events_per_tick(
+    platform: Platform, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _two_loads_ingested(platform)
+    calls: list[int] = []
+    fetch = dg.DagsterInstance.fetch_materializations
+
+    def counted(
+        self: dg.DagsterInstance,
+        records_filter: dg.AssetKey | dg.AssetRecordsFilter,
+        limit: int,
+        **kwargs: object,
+    ) -> dg.EventRecordsResult:
+        calls.append(limit)
+        return fetch(self, records_filter, limit, **kwargs)
+
+    # The schedule's context opens its own instance from the reference, so the class is patched.
+    monkeypatch.setattr(dg.DagsterInstance, "fetch_materializations", counted)
+    _catch_up(instance)
+    assert calls == [1] * 5, "capture and fact of 05:00 and 06:00, capture of 07:00"
 
 
 def test_automation_starts_running_by_default() -> None:
