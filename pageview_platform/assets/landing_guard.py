@@ -96,17 +96,17 @@ def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str)
     dated, in_window = int(row["dated_rows"]), int(row["rows_in_window"])
     after_window = int(row["rows_after_window"])
     window_end = hour + LOAD_WINDOW
-    # A load holds its hour's views plus a few minutes of the next: a load with none of its views
-    # in that window, or more from after it than in it, is another hour's load.
-    if dated and (in_window == 0 or after_window > in_window):
+    # A load holds its hour's views, a few minutes of the next hour's and late views of any
+    # earlier hour, never views from after its window (the extract has not seen them yet): a
+    # load with more of those than views in its window is a later hour's load.
+    if dated and after_window > in_window:
         busiest = row["busiest_hour"]
         return CaptureDecision(
             landing,
-            refusal=f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {in_window} of its"
-            f" {dated} dated views are in its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
-            f" and {after_window} after it (they run from {row['first_view']} to"
-            f" {row['last_view']}); ingest it as the hour its views belong to, most likely"
-            f" --hour {busiest:%Y-%m-%dT%H}",
+            refusal=f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {after_window} of its"
+            f" {dated} dated views are after its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
+            f" and {in_window} in it (they run from {row['first_view']} to {row['last_view']});"
+            f" ingest it as the hour its views belong to, most likely --hour {busiest:%Y-%m-%dT%H}",
         )
     confirmed_ok, stale = _confirmation(landing, confirmed)
     if stale:
