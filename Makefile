@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-snowflake soak soak-order ui live-demo lint validate clean bench
+.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ validate: $(STAMP)  ## the code location loads, as the UI will load it
 
 ui: $(STAMP)  ## the Dagster UI on the same instance as the CLI runs
 	$(BIN)/dagster dev -w workspace.yaml
+
+# Needs Debian's chromium and chromium-driver (.ci/run installs them); run `make demo` first.
+ui-check: $(STAMP)  ## headless Chromium screenshots of the UI's asset graph and partition bar
+	$(BIN)/python -m pageview_platform.ui_check
 
 live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about 5 minutes)
 	$(BIN)/python -m pageview_platform.live_demo
