@@ -186,7 +186,15 @@ def capture_new_users_snapshot(
 ) -> SensorResult | SkipReason:
     """Ingests each new daily users snapshot, dated by the midnight it was taken nearest to; a
     back-dated one is only captured here, and its history follows as a range."""
-    snapshot_day = (utcnow() + timedelta(hours=12)).date()
+    now = utcnow()
+    snapshot_day = (now + timedelta(hours=12)).date()
+    if snapshot_day > now.date():
+        # A snapshot taken before the midnight that dates it: that date's partition opens at
+        # midnight, and the cursor stays put so the first tick after it captures the snapshot.
+        return SkipReason(
+            f"a snapshot landing now is dated {snapshot_day} (the nearest midnight), whose"
+            " partition opens at midnight UTC"
+        )
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")

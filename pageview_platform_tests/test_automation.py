@@ -92,9 +92,13 @@ def test_users_sensor_dates_a_snapshot_by_the_nearest_midnight_and_alerts_on_a_g
     platform: Platform, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _prepared(platform)
-    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 4, 23, 50))
     cursor = json.dumps({"fingerprint": "seen", "partition_key": "2024-01-03"})
     platform.land_users([(1, "AB1 2CD"), (2, "CD3 4EF")])
+    # Landed ten minutes early: dated 2024-01-05, whose partition does not exist before midnight.
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 4, 23, 50))
+    early = _tick(capture_new_users_snapshot, instance, cursor)
+    assert isinstance(early, dg.SkipReason) and "2024-01-05" in (early.skip_message or "")
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 5, 0, 1))
     result = _tick(capture_new_users_snapshot, instance, cursor)
     [request] = result.run_requests
     assert request.partition_key == "2024-01-05"
@@ -158,9 +162,9 @@ def test_a_back_dated_users_snapshot_is_only_captured_by_the_sensor(
     _prepared(platform)
     platform.land_users([(1, "ZZ9 9ZZ")])
     platform.ingest_users("2024-01-03")
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 2, 0, 5))
     first = _tick(capture_new_users_snapshot, instance, None)
     platform.land_users([(1, "XY1 1XY")])
-    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 2, 0, 5))
     [request] = _tick(capture_new_users_snapshot, instance, first.cursor).run_requests
     assert (request.partition_key, request.job_name) == ("2024-01-02", "capture_users_snapshot")
 
