@@ -19,12 +19,7 @@ import duckdb
 import pytest
 
 from pageview_platform import checks
-from pageview_platform.alerts import (
-    ACTION_REFUSED,
-    CHECK_FAILURE,
-    AlertSink,
-    alert_on_check_failure,
-)
+from pageview_platform.alerts import CHECK_FAILURE, AlertSink, alert_on_check_failure
 from pageview_platform.runs import ensure_dagster_home
 from pageview_platform.settings import get_settings
 from pageview_platform_tests import oracle
@@ -265,13 +260,15 @@ def test_views_across_daylight_saving_changes_count_once_in_their_utc_hour(
 # --------------------------------------------------------------------------- a load's hour
 
 
-def test_a_load_ingested_under_a_later_hour_fails_a_check_and_is_alerted(
+def test_a_load_ingested_under_the_wrong_hour_fails_a_check_and_is_alerted(
     platform: Platform,
 ) -> None:
-    early = D(2) + timedelta(hours=5)
+    early, late = D(2) + timedelta(hours=5), D(2) + timedelta(hours=17)
     events = [
         # The 05:00 load ingested as 10:00: its rows are late rows, counted in their own hour.
         ("pageviews", D(2) + timedelta(hours=10), [(1, "/a", early), (2, "/b", early)]),
+        # The 17:00 load ingested as 12:00: its rows are from the load's future, quarantined.
+        ("pageviews", D(2) + timedelta(hours=12), [(1, "/c", late), (2, "/d", late)]),
         ("pageviews", D(2) + timedelta(hours=13), [(1, "/e", D(2) + timedelta(hours=13))]),
     ]
     ensure_dagster_home(get_settings().dagster_home)
@@ -287,37 +284,17 @@ def test_a_load_ingested_under_a_later_hour_fails_a_check_and_is_alerted(
         started = tick(None)
         run(platform, events)
         tick(started)
+    assert Counter(platform.query("SELECT reason FROM core.pageviews_quarantine")) == {
+        ("after_load_window",): 2
+    }
     assert_answers_match_oracle(platform, events)
     subject = f"raw/pageviews_extract:{checks.LOAD_IN_ITS_WINDOW}"
-    [(kind, subj, message)] = platform.query("SELECT kind, subject, message FROM ops.alerts")
-    assert (kind, subj) == (CHECK_FAILURE, subject)
-    assert "[2024-01-02-10:00]" in message and "loads_outside_their_window=1" in message
-
-
-def test_a_load_ingested_under_an_earlier_hour_is_refused_and_changes_nothing(
-    platform: Platform, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The 17:00 load ingested as 12:00: every view is from after 12:00's window, so it is a
-    later hour's load. It is refused, not captured with its rows quarantined as from the future."""
-    late = D(2) + timedelta(hours=17)
-    events = [("pageviews", D(2) + timedelta(hours=13), [(1, "/e", D(2) + timedelta(hours=13))])]
-    run(platform, events)
-    platform.land_pageviews([(1, "/c", late), (2, "/d", late)])
-    before = table_contents(platform)
-    capsys.readouterr()
-    assert platform.ingest_pageviews(D(2) + timedelta(hours=12), expect_ok=False) == 1
-    err = capsys.readouterr().err.strip()
-    assert "refused" in err and "--hour 2024-01-02T17" in err and "\n" not in err
-    after = table_contents(platform)
-    # Everything as it was but the alert: raw, quarantine, fact, aggregates, ops, the views.
-    assert {k: v for k, v in after.items() if k != "ops.alerts"} == {
-        k: v for k, v in before.items() if k != "ops.alerts"
-    }
-    assert platform.query("SELECT count(*) FROM core.pageviews_quarantine") == [(0,)]
-    assert_answers_match_oracle(platform, events)
-    assert platform.query("SELECT kind, subject FROM ops.alerts") == [
-        (ACTION_REFUSED, "raw/pageviews_extract")
-    ]
+    alerts = platform.query("SELECT kind, subject, message FROM ops.alerts ORDER BY message")
+    assert [(kind, subj) for kind, subj, _ in alerts] == [(CHECK_FAILURE, subject)] * 2
+    for (_, _, message), partition in zip(
+        alerts, ("2024-01-02-10:00", "2024-01-02-12:00"), strict=True
+    ):
+        assert f"[{partition}]" in message and "loads_outside_their_window=1" in message
 
 
 # --------------------------------------------------------------------------- schema drift

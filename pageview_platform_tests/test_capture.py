@@ -124,22 +124,27 @@ def test_capturing_the_same_load_again_is_a_rerun(captured: Platform) -> None:
     assert ACTION_REFUSED not in [kind for kind, _ in _alerts(captured)]
 
 
-def test_the_cli_refuses_a_load_whose_views_are_another_hours(
-    captured: Platform, capsys: pytest.CaptureFixture[str]
+def test_a_later_hours_load_is_refused_under_an_earlier_hour(captured: Platform) -> None:
+    """A load never captured (10:00 of the 3rd) materialized as 05:00: all its views are after
+    05:00's window, so it is another hour's load."""
+    later = datetime(2024, 1, 3, 10)
+    captured.land_pageviews([(1, "/f", later), (2, "/g", later.replace(minute=40))])
+    before = _raw(captured)
+    _assert_refused(captured, _capture(RAW_PAGEVIEWS, "2024-01-03-05:00"), before)
+
+
+def test_the_cli_takes_a_later_hours_load_as_the_hour_named_and_quarantines_its_future_views(
+    captured: Platform,
 ) -> None:
-    before = _raw(captured)
-    capsys.readouterr()
-    assert captured.ingest_pageviews("2024-01-02T05", expect_ok=False) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("pageview-platform: ingest_pageviews_load [2024-01-02-05:00] refused")
-    assert "--hour 2024-01-02T23" in err and "\n" not in err
-    assert _raw(captured) == before
-
-
-def test_the_cli_refuses_a_load_from_the_future_of_its_hour(captured: Platform) -> None:
-    before = _raw(captured)
-    assert captured.ingest_pageviews("2024-01-02T20", expect_ok=False) == 1
-    assert _raw(captured) == before
+    """The CLI's --hour is the operator naming the load: the rules then quarantine its views
+    from after the window (after_load_window), and the verbatim copy keeps them."""
+    later = datetime(2024, 1, 3, 10)
+    captured.land_pageviews([(1, "/f", later), (2, "/g", later.replace(minute=40))])
+    captured.ingest_pageviews("2024-01-03T05")
+    assert captured.query(
+        "SELECT reason, count(*) FROM core.pageviews_quarantine"
+        " WHERE load_hour = '2024-01-03 05:00' GROUP BY ALL"
+    ) == [("after_load_window", 2)]
 
 
 def test_a_confirmed_fingerprint_replaces_the_captured_load_and_is_recorded(

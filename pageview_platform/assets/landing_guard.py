@@ -96,21 +96,25 @@ def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str)
     dated, in_window = int(row["dated_rows"]), int(row["rows_in_window"])
     after_window = int(row["rows_after_window"])
     window_end = hour + LOAD_WINDOW
+    confirmed_ok, stale = _confirmation(landing, confirmed)
+    if stale:
+        return CaptureDecision(landing, refusal=stale)
     # A load holds its hour's views, a few minutes of the next hour's and late views of any
     # earlier hour, never views from after its window (the extract has not seen them yet): a
-    # load with more of those than views in its window is a later hour's load.
-    if dated and after_window > in_window:
+    # load with more of those than views in its window is a later hour's load. Unless the
+    # operator says it is this hour's: its views from after the window are then quarantined
+    # (after_load_window), as the rules say, and stay in the verbatim copy.
+    if dated and after_window > in_window and not confirmed_ok:
         busiest = row["busiest_hour"]
         return CaptureDecision(
             landing,
             refusal=f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {after_window} of its"
             f" {dated} dated views are after its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
             f" and {in_window} in it (they run from {row['first_view']} to {row['last_view']});"
-            f" ingest it as the hour its views belong to, most likely --hour {busiest:%Y-%m-%dT%H}",
+            f" ingest it as the hour its views belong to, most likely --hour {busiest:%Y-%m-%dT%H}"
+            f" (the CLI's ingest, or run config {CONFIRM_FIELD}: '{landing}', takes it as this"
+            " hour's, its later views quarantined)",
         )
-    confirmed_ok, stale = _confirmation(landing, confirmed)
-    if stale:
-        return CaptureDecision(landing, refusal=stale)
     relaunch = f"run `pageview-platform ingest-pageviews --hour {hour:%Y-%m-%dT%H}`"
     return _replacement("load", key, landing, confirmed_ok, row, relaunch)
 
