@@ -12,7 +12,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
 from pageview_platform import cli, ingest
-from pageview_platform.runs import CODE_LOCATION
+from pageview_platform.runs import CODE_LOCATION, ensure_dagster_home
+from pageview_platform.settings import get_settings
 from pageview_platform_tests.harness import Platform, platform_at
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,3 +117,56 @@ def test_each_ingest_writes_the_warehouse_its_environment_names(tmp_path: Path) 
         second.land_users([(1, "second")])
         second.ingest_users("2024-01-01")
         assert second.query("SELECT postcode FROM raw.users_extract") == [("second",)]
+
+
+def test_relative_paths_resolve_from_the_project_folder_wherever_the_cli_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PAGEVIEW_DUCKDB_PATH", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = get_settings()
+    assert settings.duckdb_path == REPO / "data" / "warehouse.duckdb"
+    assert settings.dagster_home == REPO / ".dagster_home"
+    monkeypatch.setenv("PAGEVIEW_DUCKDB_PATH", "data/other.duckdb")
+    assert get_settings().duckdb_path == REPO / "data" / "other.duckdb"
+
+
+def _runs() -> list:
+    with DagsterInstance.get() as instance:
+        return instance.get_runs()
+
+
+def test_ingest_into_a_warehouse_that_does_not_exist_exits_1_and_records_no_run(
+    platform: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["ingest-pageviews", "--hour", "2024-01-01T10"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pageview-platform: no warehouse at ") and "\n" not in err
+    assert not platform.warehouse.exists()
+    ensure_dagster_home(get_settings().dagster_home)
+    assert _runs() == []
+
+
+def test_ingest_without_its_landing_table_exits_1_and_records_no_run(
+    platform: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform.land_users([(1, "AB1 2CD")])
+    assert cli.main(["ingest-pageviews", "--hour", "2024-01-01T10"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "pageview-platform: landing.pageviews_extract does not exist: nothing to ingest,"
+        " nothing ran"
+    )
+    assert _runs() == []
+
+
+def test_the_start_date_a_warehouse_was_created_with_is_the_default(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UI and the daemon, started without PAGEVIEW_START_DATE, see the warehouse's dates."""
+    monkeypatch.setenv("PAGEVIEW_START_DATE", "2024-03-01")
+    platform.land_users([(1, "AB1 2CD")])
+    platform.ingest_users("2024-03-02")
+    monkeypatch.delenv("PAGEVIEW_START_DATE")
+    assert get_settings().start_date.isoformat() == "2024-03-01"

@@ -103,10 +103,20 @@ def fail_fast_unless_transient() -> Iterator[None]:
         raise Failure(description=f"{type(err).__name__}: {err}", allow_retries=False) from err
 
 
-def deploy_schema(connection: duckdb.DuckDBPyConnection, start_date: date) -> None:
-    """Creates whatever is missing (schemas, tables, views) and records the start date."""
+# The extract process owns the landing tables: `deploy-schema` creates them where it has not
+# yet, but an ingest never does, or it would capture an empty table the extract never loaded.
+LANDING_DDL = "schema/10_landing.sql"
+
+
+def deploy_schema(
+    connection: duckdb.DuckDBPyConnection, start_date: date, landing: bool = False
+) -> None:
+    """Creates whatever is missing (schemas, tables, views; with LANDING the landing tables too)
+    and records the start date."""
     for folder in ("schema", "views"):
         for script in sorted((SQL_ROOT / folder).iterdir(), key=lambda f: f.name):
+            if script.relative_to(SQL_ROOT).as_posix() == LANDING_DDL and not landing:
+                continue
             for statement in split_statements(script.read_text(encoding="utf-8")):
                 connection.execute(statement)
     connection.execute("BEGIN TRANSACTION")

@@ -73,7 +73,8 @@ def deploy_schema(settings: Settings, grants: bool) -> list[str]:
     if settings.snowflake is None:
         if grants:
             raise SettingsError("--grants needs PAGEVIEW_WAREHOUSE=snowflake: DuckDB has no roles")
-        with open_connection(settings):
+        with open_connection(settings) as connection:
+            duckdb_warehouse.deploy_schema(connection, settings.start_date, landing=True)
             return [f"deployed {settings.duckdb_path}"]
     snowflake = settings.snowflake
     with snowflake_warehouse.session(snowflake.resource_config()) as session:
