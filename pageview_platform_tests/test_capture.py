@@ -200,3 +200,44 @@ def test_a_merge_of_an_hour_without_a_captured_load_materializes_nothing(
     merge = defs().resolve_assets_def(AssetKey(["core", "pageview_fact"]))
     result = materialize([merge], partition_key="2024-01-02-10:00")
     assert result.success and not _materialized(result)
+
+
+def test_the_cli_never_replaces_a_captured_hour_with_a_later_hours_load(
+    captured: Platform, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ingest-pageviews --hour 2024-01-02T05` typed while the landing table holds 23:00's load."""
+    before = _raw(captured)
+    capsys.readouterr()
+    assert captured.ingest_pageviews("2024-01-02T05", expect_ok=False) == 1
+    err = capsys.readouterr().err.strip()
+    assert "refused" in err and "never replaces" in err and "\n" not in err
+    assert _raw(captured) == before
+
+
+def test_the_cli_never_replaces_a_captured_hour_with_a_load_captured_as_another(
+    captured: Platform,
+) -> None:
+    """22:00 captured, then 23:00's load (whose views fit 22:00's window) ingested as 22:00."""
+    h22 = datetime(2024, 1, 2, 22)
+    captured.land_pageviews([(1, "/h", h22.replace(minute=30))])
+    captured.ingest_pageviews(h22)
+    captured.land_pageviews([(1, "/c", H23.replace(minute=1)), (2, "/d", H23.replace(minute=7))])
+    before = _raw(captured)
+    assert captured.ingest_pageviews(h22, expect_ok=False) == 1
+    assert _raw(captured) == before
+
+
+def test_the_cli_never_stamps_the_latest_snapshot_over_an_earlier_captured_date(
+    captured: Platform,
+) -> None:
+    before = _raw(captured)
+    assert captured.ingest_users("2024-01-01", expect_ok=False) == 1
+    assert _raw(captured) == before
+
+
+def test_the_cli_takes_a_snapshot_identical_to_an_earlier_dates(captured: Platform) -> None:
+    """Nobody moved: the 3rd's snapshot is the 2nd's, row for row."""
+    captured.ingest_users("2024-01-03")
+    assert captured.query(
+        "SELECT count(*) FROM raw.users_extract WHERE snapshot_date = '2024-01-03'"
+    ) == [(2,)]

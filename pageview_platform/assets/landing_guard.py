@@ -59,11 +59,21 @@ def _replacement(
     confirmed: bool,
     row: Mapping[str, object],
     relaunch: str,
+    never_over: str | None = None,
 ) -> CaptureDecision:
-    """The verdict on content the partition or another partition already holds."""
+    """The verdict on content the partition or another partition already holds; NEVER_OVER says
+    why the landing table may not replace a captured copy even on the operator's confirmation
+    (it is evidently another partition's load: a typo would destroy this partition's own)."""
     captured = fingerprint(int(row["captured_rows"]), str(row["captured_hash"]))
     elsewhere = row["same_content_captured_as"]
     if row["was_captured"] and captured != landing:
+        if never_over is not None:
+            return CaptureDecision(
+                landing,
+                refusal=f"{key} already holds a captured {what} ({captured}) and {never_over}:"
+                f" it never replaces {key}'s own, even when confirmed; if {key} really was"
+                f" re-extracted, land the re-extract and {relaunch}",
+            )
         if not confirmed:
             return CaptureDecision(
                 landing,
@@ -101,22 +111,34 @@ def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str)
         return CaptureDecision(landing, refusal=stale)
     # A load holds its hour's views, a few minutes of the next hour's and late views of any
     # earlier hour, never views from after its window (the extract has not seen them yet): a
-    # load with more of those than views in its window is a later hour's load. Unless the
-    # operator says it is this hour's: its views from after the window are then quarantined
-    # (after_load_window), as the rules say, and stay in the verbatim copy.
-    if dated and after_window > in_window and not confirmed_ok:
+    # load with more of those than views in its window is a later hour's load. The operator may
+    # still say it is this hour's first load: its views from after the window are then
+    # quarantined (after_load_window), as the rules say, and stay in the verbatim copy.
+    misfit = None
+    if dated and after_window > in_window:
         busiest = row["busiest_hour"]
-        return CaptureDecision(
-            landing,
-            refusal=f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {after_window} of its"
+        misfit = (
+            f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {after_window} of its"
             f" {dated} dated views are after its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
             f" and {in_window} in it (they run from {row['first_view']} to {row['last_view']});"
             f" ingest it as the hour its views belong to, most likely --hour {busiest:%Y-%m-%dT%H}"
-            f" (the CLI's ingest, or run config {CONFIRM_FIELD}: '{landing}', takes it as this"
-            " hour's, its later views quarantined)",
         )
+        if not confirmed_ok:
+            return CaptureDecision(
+                landing,
+                refusal=f"{misfit} (the CLI's ingest, or run config {CONFIRM_FIELD}: '{landing}',"
+                " takes it as this hour's first load, its later views quarantined)",
+            )
+    elsewhere = row["same_content_captured_as"]
+    never_over = (
+        "the landing table holds a later hour's load"
+        if misfit
+        else f"the landing table is the load captured as {elsewhere:%Y-%m-%dT%H}"
+        if elsewhere is not None
+        else None
+    )
     relaunch = f"run `pageview-platform ingest-pageviews --hour {hour:%Y-%m-%dT%H}`"
-    return _replacement("load", key, landing, confirmed_ok, row, relaunch)
+    return _replacement("load", key, landing, confirmed_ok, row, relaunch, never_over)
 
 
 def judge_users_snapshot(con: Connection, day: datetime, confirmed: str = "") -> CaptureDecision:
@@ -132,8 +154,22 @@ def users_verdict(row: Mapping[str, object], day: datetime, confirmed: str) -> C
     if stale:
         return CaptureDecision(landing, refusal=stale)
     relaunch = f"run `pageview-platform ingest-users --date {day:%Y-%m-%d}`"
+    # Two dates may hold the same snapshot (nobody moved); a later date's snapshot stamped over
+    # an earlier captured one, though, is the current landing table ingested under an old date.
+    later = row["same_content_captured_last"]
+    never_over = (
+        f"the landing table is the snapshot captured as {later:%Y-%m-%d}, a later date"
+        if later is not None and later > day
+        else None
+    )
     return _replacement(
-        "snapshot", f"snapshot date {day:%Y-%m-%d}", landing, confirmed_ok, row, relaunch
+        "snapshot",
+        f"snapshot date {day:%Y-%m-%d}",
+        landing,
+        confirmed_ok,
+        row,
+        relaunch,
+        never_over,
     )
 
 

@@ -28,6 +28,14 @@ SELECT
             AND o.snapshot_date <> $start
             AND o.captured_rows = l.landing_rows
             AND o.content_hash = l.landing_hash
-    ) AS same_content_captured_as
+    ) AS same_content_captured_as,
+    (
+        SELECT max(o.snapshot_date)
+        FROM ops.users_snapshot_captures AS o
+        WHERE l.landing_rows > 0
+            AND o.snapshot_date <> $start
+            AND o.captured_rows = l.landing_rows
+            AND o.content_hash = l.landing_hash
+    ) AS same_content_captured_last
 FROM landing AS l
 CROSS JOIN captured AS c
