@@ -1,6 +1,6 @@
 -- What decides whether the landing snapshot may be captured as the snapshot of date $start: its
--- fingerprint, what the date holds now, and any other date already captured with the very same
--- content.
+-- fingerprint, what the date holds now, and the other dates already captured with the very same
+-- content (two dates may hold the same snapshot when nobody moved).
 WITH landing AS (
     SELECT
         count(*) AS landing_rows,
@@ -13,6 +13,17 @@ captured AS (
         CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR) AS captured_hash
     FROM raw.users_extract
     WHERE snapshot_date = $start
+),
+same_content AS (
+    SELECT
+        min(o.snapshot_date) AS same_content_captured_as,
+        max(o.snapshot_date) AS same_content_captured_last
+    FROM ops.users_snapshot_captures AS o
+    CROSS JOIN landing AS l
+    WHERE l.landing_rows > 0
+        AND o.snapshot_date <> $start
+        AND o.captured_rows = l.landing_rows
+        AND o.content_hash = l.landing_hash
 )
 SELECT
     l.landing_rows,
@@ -21,21 +32,8 @@ SELECT
         AS was_captured,
     c.captured_rows,
     c.captured_hash,
-    (
-        SELECT min(o.snapshot_date)
-        FROM ops.users_snapshot_captures AS o
-        WHERE l.landing_rows > 0
-            AND o.snapshot_date <> $start
-            AND o.captured_rows = l.landing_rows
-            AND o.content_hash = l.landing_hash
-    ) AS same_content_captured_as,
-    (
-        SELECT max(o.snapshot_date)
-        FROM ops.users_snapshot_captures AS o
-        WHERE l.landing_rows > 0
-            AND o.snapshot_date <> $start
-            AND o.captured_rows = l.landing_rows
-            AND o.content_hash = l.landing_hash
-    ) AS same_content_captured_last
+    s.same_content_captured_as,
+    s.same_content_captured_last
 FROM landing AS l
 CROSS JOIN captured AS c
+CROSS JOIN same_content AS s
