@@ -83,6 +83,11 @@ def _quiet_dagster() -> None:
     for category in (BetaWarning, PreviewWarning, SupersessionWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
     logging.getLogger("dagster").setLevel(logging.WARNING)
+    # An alert a run raises in this process is in ops.alerts and the run's log; the terminal
+    # gets the one-line summary instead.
+    alerts = logging.getLogger("pageview_platform.alerts")
+    if not alerts.handlers:
+        alerts.addHandler(logging.NullHandler())
     os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "WARNING")
 
 

@@ -70,8 +70,8 @@ def _replacement(
         if never_over is not None:
             return CaptureDecision(
                 landing,
-                refusal=f"{key} already holds a captured {what} ({captured}) and {never_over}:"
-                f" it never replaces {key}'s own, even when confirmed; if {key} really was"
+                refusal=f"{key} already holds a captured {what} ({captured}) and {never_over},"
+                f" which never replaces it, even when confirmed; if the {what} really was"
                 f" re-extracted, land the re-extract and {relaunch}",
             )
         if not confirmed:
@@ -115,8 +115,8 @@ def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str)
     # still say it is this hour's first load: its views from after the window are then
     # quarantined (after_load_window), as the rules say, and stay in the verbatim copy.
     misfit = None
+    busiest = row["busiest_hour"]
     if dated and after_window > in_window:
-        busiest = row["busiest_hour"]
         misfit = (
             f"the landing load is not the load of {hour:%Y-%m-%dT%H}: {after_window} of its"
             f" {dated} dated views are after its window {hour:%Y-%m-%d %H:%M}..{window_end:%H:%M}"
@@ -131,7 +131,7 @@ def pageviews_verdict(row: Mapping[str, object], hour: datetime, confirmed: str)
             )
     elsewhere = row["same_content_captured_as"]
     never_over = (
-        "the landing table holds a later hour's load"
+        f"the landing table holds a later hour's load (most likely {busiest:%Y-%m-%dT%H}'s)"
         if misfit
         else f"the landing table is the load captured as {elsewhere:%Y-%m-%dT%H}"
         if elsewhere is not None
