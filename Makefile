@@ -20,8 +20,9 @@ demo: $(STAMP)  ## simulate a few days, ingest every load, print both answers
 # hundreds of runs the suite starts fast. Nothing in it outlives the run.
 TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
+# loadgroup keeps test_ui_actions.py's tests on one worker, sharing one webserver and daemon.
 test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test), on 2 cores
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -n 2 --dist worksteal
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -n 2 --dist loadgroup
 
 # Every Snowflake test on fakesnow: all nine randomised oracle scenarios (`make test` runs two)
 # and the repeated scenarios `make test` leaves out (conftest.py's SNOWFLAKE_EXTENDED).

@@ -1,14 +1,17 @@
 """A capture copies the landing table into its own partition only: anything else is refused,
 changes nothing, and is not a failure."""
 
+import shutil
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterEventType, ExecuteInProcessResult, materialize
 
 from pageview_platform.alerts import ACTION_REFUSED, RUN_FAILURE
 from pageview_platform.definitions import defs
-from pageview_platform_tests.harness import Platform
+from pageview_platform_tests.harness import Platform, platform_at
 
 RAW_USERS = AssetKey(["raw", "users_extract"])
 RAW_PAGEVIEWS = AssetKey(["raw", "pageviews_extract"])
@@ -63,18 +66,33 @@ H5 = datetime(2024, 1, 2, 5)
 H23 = datetime(2024, 1, 2, 23)
 
 
+@pytest.fixture(scope="module")
+def captured_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two users snapshots and two loads captured by the CLI; the landing tables hold the last.
+
+    Captured once per module (eight runs): each test starts from a copy.
+    """
+    template = tmp_path_factory.mktemp("captured")
+    with platform_at(template) as platform:
+        platform.land_users([(1, "AB1 2CD"), (2, "EF3 4GH")])
+        platform.ingest_users("2024-01-01")
+        platform.land_users([(1, "ZZ9 9ZZ"), (2, "EF3 4GH")])
+        platform.ingest_users("2024-01-02")
+        platform.land_pageviews([(1, "/a", H5.replace(minute=3)), (2, "/b", H5.replace(minute=9))])
+        platform.ingest_pageviews(H5)
+        platform.land_pageviews(
+            [(1, "/c", H23.replace(minute=1)), (2, "/d", H23.replace(minute=7))]
+        )
+        platform.ingest_pageviews(H23)
+    return template
+
+
 @pytest.fixture
-def captured(platform: Platform) -> Platform:
-    """Two users snapshots and two loads captured by the CLI; the landing tables hold the last."""
-    platform.land_users([(1, "AB1 2CD"), (2, "EF3 4GH")])
-    platform.ingest_users("2024-01-01")
-    platform.land_users([(1, "ZZ9 9ZZ"), (2, "EF3 4GH")])
-    platform.ingest_users("2024-01-02")
-    platform.land_pageviews([(1, "/a", H5.replace(minute=3)), (2, "/b", H5.replace(minute=9))])
-    platform.ingest_pageviews(H5)
-    platform.land_pageviews([(1, "/c", H23.replace(minute=1)), (2, "/d", H23.replace(minute=7))])
-    platform.ingest_pageviews(H23)
-    return platform
+def captured(captured_template: Path, tmp_path: Path) -> Iterator[Platform]:
+    copy = tmp_path / "captured"
+    shutil.copytree(captured_template, copy)
+    with platform_at(copy) as platform:
+        yield platform
 
 
 def test_capture_over_a_partition_range_is_refused_without_failing(captured: Platform) -> None:

@@ -33,6 +33,10 @@ from pageview_platform.settings import REPO_ROOT
 from pageview_platform.ui_process import DagsterUI, dagster_ui
 from pageview_platform_tests.harness import VIEW_NAMES, Platform, environment, platform_at
 
+# One webserver and daemon serve the whole module: its tests stay on one xdist worker
+# (make test runs --dist loadgroup), or each worker would start its own.
+pytestmark = pytest.mark.xdist_group("dagster_ui")
+
 LOCATION = "pageview_platform"
 REPOSITORY = "__repository__"
 PAGEVIEWS = ["raw", "pageviews_extract"]
