@@ -23,7 +23,14 @@ SNOWFLAKE_EXTENDED = {
 }
 
 
+def _long_on_one_worker(item: pytest.Item) -> bool:
+    return item.get_closest_marker("xdist_group") is not None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The UI module's tests share one webserver on one worker for minutes: started first, the
+    # other worker takes everything else meanwhile instead of idling at the end.
+    items.sort(key=lambda item: not _long_on_one_worker(item))
     for item in items:
         callspec = getattr(item, "callspec", None)
         if (
