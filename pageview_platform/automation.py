@@ -44,6 +44,7 @@ from dagster._core.storage.tags import (
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
+from pageview_platform.assets.landing_guard import landing_fingerprint
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
@@ -80,11 +81,6 @@ SELECT
         LIMIT 1
     )
 FROM landing.pageviews_extract
-"""
-
-_USERS_FINGERPRINT = """
-SELECT count(*), CAST(coalesce(sum(hash(id, postcode)), 0) AS VARCHAR)
-FROM landing.users_extract
 """
 
 
@@ -198,7 +194,7 @@ def capture_new_users_snapshot(
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")
-        rows, checksum = con.execute(_USERS_FINGERPRINT).fetchone()
+        users_fingerprint = landing_fingerprint(con, "users_extract")
         last = history_end_after_capture(con, snapshot_day)
 
     def skipped_since(last_key: str) -> list[str]:
@@ -209,7 +205,7 @@ def capture_new_users_snapshot(
         context,
         alerts,
         table="landing.users_extract",
-        fingerprint=f"{rows}:{checksum}",
+        fingerprint=users_fingerprint,
         partition_key=day_key(snapshot_day),
         skipped_since=skipped_since,
         job_name=(ingest_users_snapshot if last == snapshot_day else capture_users_snapshot).name,

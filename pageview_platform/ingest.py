@@ -24,10 +24,10 @@ from pageview_platform.warehouse.contract import (
     USERS_LANDING,
     LandingContract,
     LandingSchemaDrift,
+    LandingTableMissing,
 )
 from pageview_platform.warehouse.resources import open_connection
 from pageview_platform.warehouse.session import Connection, execute
-from pageview_platform.warehouse.sql import read_sql
 
 
 class InvalidPartition(ValueError):
@@ -57,10 +57,12 @@ def _confirmed_landing(
     """The capture step's config confirming the landing table's current content as the load the
     operator named: the CLI's ingest is the operator's explicit choice of partition."""
     table = contract.table
-    if not execute(con, read_sql("contracts/landing_columns.sql"), {"table": table}).fetchall():
-        raise WarehouseNotReady(f"landing.{table} does not exist: nothing to ingest, nothing ran")
     try:
         contract.verify(con)
+    except LandingTableMissing as err:
+        raise WarehouseNotReady(
+            f"landing.{table} does not exist: nothing to ingest, nothing ran"
+        ) from err
     except LandingSchemaDrift:
         # The run's capture step reports the drift, column by column, and fails.
         return {}

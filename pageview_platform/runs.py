@@ -24,6 +24,7 @@ from dagster._core.storage.tags import (
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
+from pageview_platform.assets.capture import REFUSED
 from pageview_platform.settings import REPO_ROOT
 
 # The same names as workspace.yaml, so runs started here are the UI's runs too.
@@ -54,10 +55,6 @@ class RunFailed(RuntimeError):
 
 class RunRefused(RunFailed):
     """A run refused its action and changed nothing (a capture of another partition's load)."""
-
-
-# The metadata key of the observation a refusing step leaves (assets/capture.py's REFUSED).
-_REFUSED = "refused"
 
 
 @dataclass(frozen=True)
@@ -152,8 +149,8 @@ def _refusal(result) -> str | None:
     for event in result.all_events:
         if event.event_type == DagsterEventType.ASSET_OBSERVATION:
             metadata = event.asset_observation_data.asset_observation.metadata
-            if _REFUSED in metadata:
-                return str(metadata[_REFUSED].value)
+            if REFUSED in metadata:
+                return str(metadata[REFUSED].value)
     return None
 
 

@@ -15,6 +15,10 @@ class LandingSchemaDrift(ValueError):
     """A landing table lacks a promised column or holds one with another type."""
 
 
+class LandingTableMissing(LandingSchemaDrift):
+    """The landing table does not exist at all."""
+
+
 @dataclass(frozen=True)
 class LandingContract:
     """A landing table's promised columns and their DuckDB types."""
@@ -33,7 +37,7 @@ class LandingContract:
         }
         name = f"landing.{self.table}"
         if not found:
-            raise LandingSchemaDrift(f"{name} does not exist; nothing captured")
+            raise LandingTableMissing(f"{name} does not exist; nothing captured")
         problems = [
             f'column "{column}" is missing'
             if column not in found
