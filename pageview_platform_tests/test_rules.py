@@ -131,11 +131,16 @@ def test_postcode_normalised_trimmed_uppercased_whitespace_collapsed(platform: P
             (1, " sw1a  1aa "),
             (2, "\te1\n\r 6an\f\v"),
             (3, "n1\v\v9gu"),
-            (4, "w1a\u00a00ax"),  # a non-breaking space is not ASCII whitespace: kept
+            (4, "\u00a0w1a\u00a00ax\u3000"),  # a no-break and an ideographic space
+            # Issue 14: one postcode, not a conflict; blank; 17 characters however padded.
+            (5, "\u3000E1"),
+            (5, "\u3000e1\t"),
+            (6, "\u00a0 "),
+            (7, "\u3000" + "b" * 17 + "\u00a0"),
         ]
     )
     p.ingest_users(date_key(1))
-    p.land_pageviews([(u, "/home", T(1, 10, 15)) for u in (1, 2, 3, 4)])
+    p.land_pageviews([(u, "/home", T(1, 10, 15)) for u in (1, 2, 3, 4, 5, 6, 7)])
     p.ingest_pageviews(hour_key(1, 10))
 
     assert history(p) == sorted(
@@ -143,7 +148,8 @@ def test_postcode_normalised_trimmed_uppercased_whitespace_collapsed(platform: P
             (1, "SW1A 1AA", D(1), None, True),
             (2, "E1 6AN", D(1), None, True),
             (3, "N1 9GU", D(1), None, True),
-            (4, "W1A\u00a00AX", D(1), None, True),
+            (4, "W1A 0AX", D(1), None, True),
+            (5, "E1", D(1), None, True),
         ],
         key=repr,
     )
@@ -151,10 +157,12 @@ def test_postcode_normalised_trimmed_uppercased_whitespace_collapsed(platform: P
         (T(1, 10), "SW1A 1AA", 1),
         (T(1, 10), "E1 6AN", 1),
         (T(1, 10), "N1 9GU", 1),
-        (T(1, 10), "W1A\u00a00AX", 1),
+        (T(1, 10), "W1A 0AX", 1),
+        (T(1, 10), "E1", 1),
+        (T(1, 10), UNKNOWN, 2),
     }
     assert_views(p, hourly, hourly)
-    assert users_quarantine(p) == []
+    assert users_quarantine(p) == [(D(1), 6, "blank_postcode"), (D(1), 7, "postcode_too_long")]
 
 
 # --------------------------------------------------------------------------- invalid users

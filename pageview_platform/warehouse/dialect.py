@@ -9,7 +9,11 @@ same words mean something else on Snowflake (see docs/design.md §9):
   position);
 - `regexp_matches(x, p)`, true when p matches anywhere: `REGEXP_INSTR(x, p) > 0`, since
   Snowflake's `REGEXP_LIKE` must match the whole string;
-- `'\\t'` in a pattern (DuckDB keeps the backslash for its regexp engine): the character itself;
+- `'\\t'`, `'\\x0B'`, `'\\x{3000}'` in a pattern (DuckDB keeps the backslash for its regexp
+  engine, RE2): the character itself, which Snowflake's regexps match as one character;
+- `core.f(x)`, a call of a DuckDB macro (`CREATE MACRO`, sql/views/05_normalisation.sql): the
+  macro's body with x in place of its parameter, so the text rules are defined once and
+  evaluated alike on both warehouses; the macro's own CREATE becomes no statement at all;
 - `count(DISTINCT (a, b))`: `COUNT(DISTINCT a, b)`;
 - `CREATE OR REPLACE TEMP TABLE x AS q`: `DELETE FROM scratch.x; INSERT INTO scratch.x (...) q`;
 - `CREATE OR REPLACE VIEW`: `... COPY GRANTS`, so a redeploy keeps the BI role's SELECT.
@@ -35,9 +39,14 @@ from pageview_platform.warehouse.sql import SQL_ROOT, split_statements
 
 SCRATCH_SCHEMA = "scratch"
 
-# DuckDB keeps backslashes in string literals and its regexp engine reads these escapes.
-_PATTERN_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\f": "\f", "\\x0B": "\x0b"}
-_PATTERN_ESCAPE = re.compile("|".join(re.escape(e) for e in _PATTERN_ESCAPES))
+# DuckDB keeps backslashes in string literals and its regexp engine reads these escapes: a
+# control character by name, or a code point in hex (`\\x0B`, `\\x{3000}`). An escaped backslash
+# is matched too, so that what follows it is never read as an escape.
+_PATTERN_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\f": "\f"}
+_PATTERN_ESCAPE = re.compile(r"\\\\|\\[tnrf]|\\x([0-9A-Fa-f]{2})|\\x\{([0-9A-Fa-f]{1,6})\}")
+# What a hex escape may not stand for: a character that means something to a regexp engine.
+_REGEXP_SYNTAX = frozenset("\\^$.|?*+()[]{}-")
+_MACRO = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?MACRO\s", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,9 +97,62 @@ def _is_temp_table(tree: exp.Expr) -> bool:
 
 
 @cache
+def macros() -> dict[str, tuple[tuple[str, ...], exp.Expr]]:
+    """Each DuckDB macro the deployed SQL defines, by schema-qualified name: its parameters and
+    its body."""
+    found: dict[str, tuple[tuple[str, ...], exp.Expr]] = {}
+    for folder in ("schema", "views"):
+        for script in sorted((SQL_ROOT / folder).glob("*.sql")):
+            for statement in split_statements(script.read_text(encoding="utf-8")):
+                if not _MACRO.match(statement):
+                    continue
+                tree = sqlglot.parse_one(statement, read="duckdb")
+                signature = tree.this
+                name = f"{signature.this.db}.{signature.this.name}".lower()
+                found[name] = (tuple(p.name for p in signature.expressions), tree.expression)
+    return found
+
+
+def _is_macro(tree: exp.Expr) -> bool:
+    return isinstance(tree, exp.Create) and str(tree.kind).upper() == "MACRO"
+
+
+def _inline_macros(tree: exp.Expr) -> exp.Expr:
+    """TREE with every macro call written out as the macro's body, arguments in place."""
+    defined = macros()
+
+    def inline(node: exp.Expr) -> exp.Expr:
+        if not (isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous)):
+            return node
+        name = f"{node.this.name}.{node.expression.name}".lower()
+        if name not in defined:
+            return node
+        parameters, body = defined[name]
+        arguments = node.expression.expressions
+        if len(arguments) != len(parameters):
+            raise ValueError(f"{name} takes {len(parameters)} argument(s), not {len(arguments)}")
+        bound = dict(zip(parameters, arguments, strict=True))
+        expanded = body.copy().transform(
+            lambda n: (
+                bound[n.name].copy()
+                if isinstance(n, exp.Column) and not n.table and n.name in bound
+                else n
+            )
+        )
+        # The arguments and the body may call macros in turn (the transform does not descend
+        # into a node it replaced).
+        return _inline_macros(exp.paren(expanded, copy=False))
+
+    return tree.transform(inline)
+
+
+@cache
 def to_snowflake(sql: str) -> tuple[SnowflakeStatement, ...]:
     """The Snowflake statements that do what the DuckDB statement SQL does."""
     tree = sqlglot.parse_one(sql, read="duckdb")
+    if _is_macro(tree):
+        return ()  # written out wherever it is called
+    tree = _inline_macros(tree)
     if _is_temp_table(tree):
         name = tree.this.name
         return (
@@ -151,12 +213,16 @@ def _render(tree: exp.Expr) -> SnowflakeStatement:
             table = exp.to_table(f"{SCRATCH_SCHEMA}.{node.name}")
             table.set("alias", exp.TableAlias(this=exp.to_identifier(node.alias or node.name)))
             return table
+        # A node replaced is not descended into: its subject is rewritten here (it may hold
+        # another regexp, as an inlined macro's body does).
         if isinstance(node, exp.RegexpReplace):
-            return _replace_every_match(node)
+            return _replace_every_match(node, node.this.transform(rewrite))
         if isinstance(node, exp.RegexpLike):
             # Snowflake's REGEXP_LIKE matches the whole string; DuckDB's regexp_matches does not.
             return exp.GT(
-                this=exp.func("REGEXP_INSTR", node.this, _pattern(node.expression)),
+                this=exp.func(
+                    "REGEXP_INSTR", node.this.transform(rewrite), _pattern(node.expression)
+                ),
                 expression=exp.Literal.number(0),
             )
         if (
@@ -172,17 +238,27 @@ def _render(tree: exp.Expr) -> SnowflakeStatement:
     return SnowflakeStatement(rewritten.sql(dialect="snowflake", comments=False), tuple(names))
 
 
-def _replace_every_match(node: exp.RegexpReplace) -> exp.Expr:
+def _replace_every_match(node: exp.RegexpReplace, subject: exp.Expr) -> exp.Expr:
     modifiers = node.args.get("modifiers")
     if modifiers is None or modifiers.name != "g":
         raise ValueError("only regexp_replace(..., 'g') has a Snowflake form here")
-    return exp.func(
-        "REGEXP_REPLACE", node.this, _pattern(node.expression), node.args["replacement"]
-    )
+    return exp.func("REGEXP_REPLACE", subject, _pattern(node.expression), node.args["replacement"])
 
 
 def _pattern(pattern: exp.Expr) -> exp.Expr:
     if isinstance(pattern, exp.Literal) and pattern.is_string:
-        decoded = _PATTERN_ESCAPE.sub(lambda m: _PATTERN_ESCAPES[m.group(0)], pattern.this)
-        return exp.Literal.string(decoded)
+        return exp.Literal.string(_PATTERN_ESCAPE.sub(_unescape, pattern.this))
     return pattern
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escape = match.group(0)
+    if escape in _PATTERN_ESCAPES:
+        return _PATTERN_ESCAPES[escape]
+    code = match.group(1) or match.group(2)
+    if code is None:
+        return escape  # an escaped backslash stays escaped
+    character = chr(int(code, 16))
+    if character in _REGEXP_SYNTAX:
+        raise ValueError(f"{escape} in a pattern would mean {character!r} unescaped on Snowflake")
+    return character

@@ -1,25 +1,21 @@
 -- The validation rules, written once: quarantine keeps the rows with a reject_reason,
--- everything downstream reads the rows without one.
+-- everything downstream reads the rows without one. What whitespace, upper-casing, blank and
+-- unprintable mean is defined once, in 05_normalisation.sql, for every path and both warehouses.
 -- A postcode is a BI grouping key: longer than 16 characters once normalised (no postal code
--- is), or holding a control character or U+FFFD (text a decoder upstream already broke), it
--- would put a garbage row in every BI view. A url is only part of a view's identity and never
--- shown, so odd characters in it are kept; one over 4096 characters is not a page address.
+-- is), or holding a control or format character or U+FFFD (text a decoder upstream already
+-- broke, or invisible characters a form pasted), it would put a garbage row in every BI view.
+-- A url is only part of a view's identity and never shown, so odd characters in it are kept;
+-- one over 4096 characters is not a page address.
 CREATE OR REPLACE VIEW core.users_extract_checked AS
 WITH normalised AS (
     SELECT
         snapshot_date,
         id,
         postcode,
-        -- Most postcodes are already tidy (single inner spaces, no other whitespace): they skip
-        -- the regexp_replace, which costs seconds over a 20M-row snapshot.
-        CASE
-            WHEN postcode NOT LIKE '%  %'
-                AND NOT starts_with(postcode, ' ')
-                AND NOT ends_with(postcode, ' ')
-                AND NOT regexp_matches(postcode, '[\t\n\r\f\x0B]')
-            THEN upper(postcode)
-            ELSE upper(trim(regexp_replace(postcode, '[ \t\n\r\f\x0B]+', ' ', 'g')))
-        END AS postcode_normalised
+        core.normalise_postcode(postcode) AS postcode_normalised,
+        -- A value the cheap test passes holds nothing unprintable: the unprintable test, a
+        -- second of a 20M-row snapshot, is left to the rest (DuckDB evaluates the test once).
+        core.is_tidy_ascii(postcode) AS tidy
     FROM raw.users_extract
 ),
 classified AS (
@@ -28,9 +24,10 @@ classified AS (
         CASE
             WHEN id IS NULL THEN 'missing_id'
             WHEN postcode IS NULL THEN 'missing_postcode'
+            -- Empty once normalised is exactly core.is_blank(postcode): nothing but whitespace.
             WHEN postcode_normalised = '' THEN 'blank_postcode'
             WHEN length(postcode_normalised) > 16 THEN 'postcode_too_long'
-            WHEN regexp_matches(postcode_normalised, '[\x00-\x1F\x7F-\x9F\x{FFFD}]')
+            WHEN NOT tidy AND core.has_unprintable(postcode_normalised)
                 THEN 'unprintable_postcode'
         END AS invalid_reason
     FROM normalised
@@ -65,11 +62,7 @@ SELECT
     CASE
         WHEN r.user_id IS NULL THEN 'missing_user_id'
         WHEN r.url IS NULL THEN 'missing_url'
-        -- A url starting with a character above the space cannot be blank: the cheap test first.
-        WHEN CASE
-            WHEN ascii(r.url) > 32 THEN FALSE
-            ELSE regexp_replace(r.url, '[ \t\n\r\f\x0B]+', '', 'g') = ''
-        END THEN 'blank_url'
+        WHEN core.is_blank(r.url) THEN 'blank_url'
         WHEN length(r.url) > 4096 THEN 'url_too_long'
         WHEN r.pageview_datetime IS NULL THEN 'missing_pageview_datetime'
         WHEN r.pageview_datetime < s.start_date THEN 'before_start_date'
