@@ -8,13 +8,29 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# Light modules only up to the argument checks: Dagster and the code location take seconds to
+# import, and a bad argument is refused before them.
+from pageview_platform.partition_keys import InvalidPartition, parse_day, parse_hour
 from pageview_platform.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:
     from pageview_platform.replay import ReplayReport
+    from pageview_platform.settings import Settings
+    from pageview_platform.start_date import StartDateMove
+
+# The commands that write the warehouse the environment names: the start date it records must be
+# the one in force. `demo` and `bench` make their own warehouse; `set-start-date` moves it.
+WRITE_THE_WAREHOUSE = (
+    "ingest-users",
+    "ingest-pageviews",
+    "accept-snapshot",
+    "replay-quarantine",
+    "deploy-schema",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,10 +47,22 @@ def _parser() -> argparse.ArgumentParser:
         "ingest-pageviews", help="capture landing.pageviews_extract as the load of an hour"
     )
     pageviews.add_argument("--hour", required=True, help="load hour, YYYY-MM-DDTHH (UTC)")
+    accept = commands.add_parser(
+        "accept-snapshot",
+        help="accept the users snapshot held for a date (empty or shrunk) as it is, and rebuild"
+        " history from it",
+    )
+    accept.add_argument("--date", required=True, help="snapshot date, YYYY-MM-DD (UTC)")
     commands.add_parser(
         "replay-quarantine",
         help="re-admit the quarantined rows the current validation rules accept",
     )
+    move = commands.add_parser(
+        "set-start-date",
+        help="move the warehouse's start date (PAGEVIEW_START_DATE), refusing to leave captured"
+        " data outside it; re-admits the views an earlier date accepts (docs/operations.md)",
+    )
+    move.add_argument("date", help="the new start date, YYYY-MM-DD (UTC)")
     deploy = commands.add_parser(
         "deploy-schema",
         help="create the warehouse's schemas, tables and views (idempotent); first on Snowflake",
@@ -91,24 +119,50 @@ def _quiet_dagster() -> None:
     os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "WARNING")
 
 
+def _new_start_date(text: str, today: date | None = None) -> date:
+    """`set-start-date`'s argument: YYYY-MM-DD, not after today (UTC)."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError as err:
+        raise SettingsError(f"set-start-date: the date must be YYYY-MM-DD, got {text!r}") from err
+    today = today or datetime.now(UTC).date()
+    if day > today:
+        raise SettingsError(f"set-start-date: {day} is after today ({today}); nothing changed")
+    return day
+
+
+def _checked_arguments(args: argparse.Namespace) -> tuple[Settings, date | datetime | None]:
+    """The settings and the command's date or hour, checked before anything heavy is imported."""
+    settings = get_settings(check_start_date=args.command in WRITE_THE_WAREHOUSE)
+    if args.command in ("ingest-users", "accept-snapshot"):
+        return settings, parse_day(args.date, settings)
+    if args.command == "ingest-pageviews":
+        return settings, parse_hour(args.hour, settings)
+    if args.command == "set-start-date":
+        return settings, _new_start_date(args.date)
+    return settings, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one command; returns the exit code (0 ok, 1 a run failed, 2 bad arguments)."""
     args = _parser().parse_args(argv)
+    try:
+        settings, key = _checked_arguments(args)
+    except (SettingsError, InvalidPartition) as err:
+        print(f"pageview-platform: {err}", file=sys.stderr)
+        return 2
     _quiet_dagster()
-    from pageview_platform.ingest import (
-        Ingest,
-        InvalidPartition,
-        WarehouseNotReady,
-        parse_day,
-        parse_hour,
-        require_warehouse,
-    )
+    from pageview_platform.ingest import Ingest, WarehouseNotReady, require_warehouse
     from pageview_platform.runs import RunFailed, run_launcher
+    from pageview_platform.start_date import NoWarehouse, check_recorded_start_date
     from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS
 
     try:
-        settings = get_settings()
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home.resolve())
+        if args.command in WRITE_THE_WAREHOUSE:
+            check_recorded_start_date(settings)
+        if args.command == "set-start-date":
+            return _set_start_date(settings, key)
         if args.command == "deploy-schema":
             from pageview_platform.warehouse.resources import deploy_schema
 
@@ -138,18 +192,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 replayed = QuarantineReplay(settings, launcher).run()
             _print_replay(replayed)
             return 0
-        if args.command == "ingest-users":
-            key = parse_day(args.date, settings)
-        else:
-            key = parse_hour(args.hour, settings)
         require_warehouse(settings)
         with run_launcher(settings.dagster_home) as launcher:
             ingest = Ingest(settings, launcher)
-            report = ingest.users(key) if args.command == "ingest-users" else ingest.pageviews(key)
+            if args.command == "ingest-users":
+                report = ingest.users(key)
+            elif args.command == "accept-snapshot":
+                report = ingest.accept_held(key)
+            else:
+                report = ingest.pageviews(key)
     except (SettingsError, InvalidPartition) as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
         return 2
-    except (RunFailed, WarehouseNotReady) as err:
+    except (RunFailed, WarehouseNotReady, NoWarehouse) as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
         return 1
     except TRANSIENT_ERRORS as err:
@@ -166,6 +221,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in report.runs:
         print(f"  {run.job_name} [{run.partitions}] ok (run {run.run_id[:8]})")
     return 0
+
+
+def _set_start_date(settings: Settings, new: date) -> int:
+    """Moves the warehouse's start date; then re-admits the views the earlier date accepts."""
+    import dataclasses
+
+    from pageview_platform.replay import QuarantineReplay
+    from pageview_platform.runs import RunFailed, run_launcher
+    from pageview_platform.start_date import move_start_date
+
+    moved = move_start_date(settings, new)
+    was = "already started" if moved.old == new else f"was {moved.old}"
+    print(f"set-start-date: the warehouse {moved.warehouse} starts at {new} ({was})")
+    if moved.readmittable_rows:
+        # The code location the replay's runs load reads the new date too, from the pin or the
+        # environment (move_start_date refuses a PAGEVIEW_START_DATE other than NEW).
+        settings = dataclasses.replace(settings, start_date=new)
+        try:
+            with run_launcher(settings.dagster_home) as launcher:
+                _print_replay(QuarantineReplay(settings, launcher).run())
+        except RunFailed as err:
+            raise RunFailed(
+                f"the start date moved to {new}, but re-admitting the views it accepts failed:"
+                f" {err}; run `pageview-platform replay-quarantine`"
+            ) from err
+    _print_restart(moved)
+    return 0
+
+
+def _print_restart(moved: StartDateMove) -> None:
+    where = (
+        f"; set PAGEVIEW_START_DATE={moved.new} wherever the platform runs"
+        if moved.on_snowflake
+        else ""
+    )
+    print(
+        "  restart `dagster dev` and the daemon (or reload the code location) so their"
+        f" partitions start there too{where}"
+    )
 
 
 def _print_replay(report: ReplayReport) -> None:

@@ -5,17 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from dagster import AssetKey
 
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
 from pageview_platform.assets.landing_guard import CONFIRM_FIELD, landing_fingerprint
 from pageview_platform.jobs import (
+    ACCEPT_HELD_USERS_SNAPSHOT,
     CAPTURE_USERS_SNAPSHOT,
     INGEST_PAGEVIEWS_LOAD,
     INGEST_USERS_SNAPSHOT,
     UPDATE_POSTCODE_HISTORY,
+)
+
+# Re-exported: the partition helpers live in a module the CLI imports before Dagster.
+from pageview_platform.partition_keys import (  # noqa: F401
+    InvalidPartition,
+    day_key,
+    hour_key,
+    parse_day,
+    parse_hour,
 )
 from pageview_platform.runs import RunLauncher, RunOutcome
 from pageview_platform.settings import Settings
@@ -28,10 +38,6 @@ from pageview_platform.warehouse.contract import (
 )
 from pageview_platform.warehouse.resources import open_connection
 from pageview_platform.warehouse.session import Connection, execute
-
-
-class InvalidPartition(ValueError):
-    """A --date or --hour argument that names no partition."""
 
 
 class WarehouseNotReady(RuntimeError):
@@ -73,41 +79,6 @@ def _confirmed_landing(
     }
 
 
-def parse_day(text: str, settings: Settings, today: date | None = None) -> date:
-    """A --date argument as a daily partition: YYYY-MM-DD, from the start date to today (UTC)."""
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as err:
-        raise InvalidPartition(f"--date must be YYYY-MM-DD, got {text!r}") from err
-    today = today or datetime.now(UTC).date()
-    if not settings.start_date <= day <= today:
-        raise InvalidPartition(
-            f"--date {day} is outside the partitions {settings.start_date}..{today}"
-        )
-    return day
-
-
-def parse_hour(text: str, settings: Settings, now: datetime | None = None) -> datetime:
-    """A --hour argument as an hourly partition: YYYY-MM-DDTHH, from the start date to now (UTC)."""
-    try:
-        hour = datetime.strptime(text, "%Y-%m-%dT%H")
-    except ValueError as err:
-        raise InvalidPartition(f"--hour must be YYYY-MM-DDTHH, got {text!r}") from err
-    first = datetime.combine(settings.start_date, time())
-    last = (now or datetime.now(UTC)).replace(tzinfo=None, minute=0, second=0, microsecond=0)
-    if not first <= hour <= last:
-        raise InvalidPartition(f"--hour {text} is outside the partitions {first:%Y-%m-%dT%H}..")
-    return hour
-
-
-def day_key(day: date) -> str:
-    return day.isoformat()
-
-
-def hour_key(hour: datetime) -> str:
-    return hour.strftime("%Y-%m-%d-%H:%M")
-
-
 @dataclass
 class IngestReport:
     """What an ingest did, for the operator."""
@@ -119,7 +90,8 @@ class IngestReport:
 
 
 def history_end_after_capture(con: Connection, day: date) -> date:
-    """The last day of the history a snapshot of DAY invalidates: the latest snapshot's, or DAY."""
+    """The last day of the history a snapshot of DAY invalidates: the latest accepted snapshot's,
+    or DAY (held snapshots are not in raw.users_extract)."""
     [(latest,)] = con.execute("SELECT max(snapshot_date) FROM raw.users_extract").fetchall()
     return max(latest.date(), day) if latest else day
 
@@ -154,6 +126,21 @@ class Ingest:
                 report.runs.append(
                     self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
                 )
+            report.captured_rows, report.quarantined_rows = _load_counts(
+                con, "users_extract", "users_quarantine", "snapshot_date", snapshot_start(day)
+            )
+        return report
+
+    def accept_held(self, day: date) -> IngestReport:
+        """Accepts DAY's held users snapshot as it is, then rebuilds history from DAY through the
+        latest accepted snapshot: two runs (the acceptance, then the history range)."""
+        report = IngestReport(load=f"held users snapshot {day}")
+        with self._connection() as con:
+            report.runs.append(self._launcher.run(ACCEPT_HELD_USERS_SNAPSHOT, day_key(day)))
+            last = history_end_after_capture(con, day)
+            report.runs.append(
+                self._launcher.run(UPDATE_POSTCODE_HISTORY, day_key(day), day_key(last))
+            )
             report.captured_rows, report.quarantined_rows = _load_counts(
                 con, "users_extract", "users_quarantine", "snapshot_date", snapshot_start(day)
             )

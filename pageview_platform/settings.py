@@ -17,6 +17,23 @@ class SettingsError(ValueError):
     """An environment variable holds a value the platform cannot use."""
 
 
+class StartDateChanged(SettingsError):
+    """PAGEVIEW_START_DATE differs from the start date the warehouse records."""
+
+    def __init__(self, configured: date, recorded: date, warehouse: str, pinned: bool) -> None:
+        """PINNED: the record is a DuckDB pin, the default when PAGEVIEW_START_DATE is unset;
+        otherwise PAGEVIEW_START_DATE may be unset (CONFIGURED is then the default)."""
+        self.configured, self.recorded = configured, recorded
+        defaulted = not os.environ.get("PAGEVIEW_START_DATE")
+        given = " (the default)" if defaulted else ""
+        keep = f"set PAGEVIEW_START_DATE={recorded}" + (" (or unset it)" if pinned else "")
+        super().__init__(
+            f"PAGEVIEW_START_DATE is {configured}{given} but the warehouse {warehouse} records"
+            f" start date {recorded}: {keep} to keep it, or move the warehouse with"
+            f" `pageview-platform set-start-date {configured}` (docs/operations.md); nothing ran"
+        )
+
+
 WAREHOUSES = ("duckdb", "snowflake")
 
 
@@ -217,15 +234,42 @@ def pin_start_date(duckdb_path: Path, start_date: date, **extra: object) -> None
         pin.write_text(json.dumps({"start_date": start_date.isoformat(), **extra}) + "\n")
 
 
-def _start_date(env: Mapping[str, str], duckdb_path: Path) -> date:
+def pinned_start_date(duckdb_path: Path) -> date | None:
+    """The start date recorded beside the DuckDB warehouse, if one is."""
+    pin = start_date_pin(duckdb_path)
+    if not pin.exists():
+        return None
+    value = json.loads(pin.read_text()).get("start_date", DEFAULT_START_DATE)
+    return _parse_date(f"the start date in {pin}", str(value))
+
+
+def repin_start_date(duckdb_path: Path, start_date: date) -> None:
+    """Replaces the recorded start date (`set-start-date` only), keeping the pin's other keys;
+    the new file replaces the old in one step, so a crash leaves one or the other."""
+    pin = start_date_pin(duckdb_path)
+    recorded = json.loads(pin.read_text()) if pin.exists() else {}
+    staged = pin.with_name(f"{pin.name}.tmp")
+    staged.write_text(json.dumps({**recorded, "start_date": start_date.isoformat()}) + "\n")
+    os.replace(staged, pin)
+
+
+def _start_date(env: Mapping[str, str], duckdb_path: Path, on_duckdb: bool, check: bool) -> date:
     """PAGEVIEW_START_DATE, else the start date the DuckDB warehouse was created with, so the
-    CLI, the UI and the daemon see the same partitions without sharing an environment."""
-    value = env.get("PAGEVIEW_START_DATE")
+    CLI, the UI and the daemon see the same partitions without sharing an environment.
+
+    With CHECK, a PAGEVIEW_START_DATE other than the one an existing DuckDB warehouse records is
+    refused: the partitions and the validation rules would judge new loads by another date than
+    the loads already captured. `pageview-platform set-start-date` moves it.
+    """
+    value = env.get("PAGEVIEW_START_DATE") or None
+    # Only a DuckDB warehouse has a pin; Snowflake records its start date in the warehouse.
+    pinned = pinned_start_date(duckdb_path) if on_duckdb else None
     if value is None:
-        pin = start_date_pin(duckdb_path)
-        if pin.exists():
-            value = str(json.loads(pin.read_text()).get("start_date", DEFAULT_START_DATE))
-    return _parse_date("PAGEVIEW_START_DATE", value or DEFAULT_START_DATE)
+        return pinned or _parse_date("PAGEVIEW_START_DATE", DEFAULT_START_DATE)
+    configured = _parse_date("PAGEVIEW_START_DATE", value)
+    if check and pinned is not None and pinned != configured and duckdb_path.exists():
+        raise StartDateChanged(configured, pinned, f"at {duckdb_path}", pinned=True)
+    return configured
 
 
 def _path(env: Mapping[str, str], name: str, default: str) -> Path:
@@ -235,8 +279,14 @@ def _path(env: Mapping[str, str], name: str, default: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def get_settings() -> Settings:
-    """Reads the settings afresh, so tests can point the platform at a scratch warehouse."""
+def get_settings(check_start_date: bool = True) -> Settings:
+    """Reads the settings afresh, so tests can point the platform at a scratch warehouse.
+
+    Raises StartDateChanged when PAGEVIEW_START_DATE differs from the start date pinned beside
+    an existing DuckDB warehouse, unless CHECK_START_DATE is false (the commands that make their
+    own warehouse, and `set-start-date`). On Snowflake the start date is recorded in the
+    warehouse, and the CLI compares it before it writes (pageview_platform.start_date).
+    """
     env = os.environ
     slack_token, slack_channel = _slack(env)
     environment_name = _choice(env, "PAGEVIEW_ENV", tuple(ENVIRONMENTS), "dev")
@@ -249,7 +299,9 @@ def get_settings() -> Settings:
     duckdb_path = _path(env, "PAGEVIEW_DUCKDB_PATH", "data/warehouse.duckdb")
     return Settings(
         duckdb_path=duckdb_path,
-        start_date=_start_date(env, duckdb_path),
+        start_date=_start_date(
+            env, duckdb_path, on_duckdb=warehouse == "duckdb", check=check_start_date
+        ),
         dagster_home=_path(env, "DAGSTER_HOME", ".dagster_home"),
         duckdb_memory_limit=env.get("PAGEVIEW_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=_parse_positive_int(
