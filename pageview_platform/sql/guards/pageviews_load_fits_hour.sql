@@ -6,10 +6,13 @@ WITH landing AS (
         count(*) AS landing_rows,
         CAST(coalesce(sum(hash(user_id, url, pageview_datetime)), 0) AS VARCHAR) AS landing_hash,
         count(pageview_datetime) AS dated_rows,
-        count(*) FILTER (
+        -- coalesce: Snowflake's COUNT_IF on an empty table is NULL under the emulator.
+        coalesce(count(*) FILTER (
             WHERE pageview_datetime >= $start AND pageview_datetime < $start + INTERVAL 2 HOUR
-        ) AS rows_in_window,
-        count(*) FILTER (WHERE pageview_datetime >= $start + INTERVAL 2 HOUR) AS rows_after_window,
+        ), 0) AS rows_in_window,
+        coalesce(
+            count(*) FILTER (WHERE pageview_datetime >= $start + INTERVAL 2 HOUR), 0
+        ) AS rows_after_window,
         min(pageview_datetime) AS first_view,
         max(pageview_datetime) AS last_view
     FROM landing.pageviews_extract
