@@ -43,6 +43,9 @@ STALE_DATA = "stale_data"  # an asset is older than it should be; subject: the a
 # A run refused an action that would have overwritten data (a capture of another partition's
 # load); it changed nothing and is not a failure. Subject: the asset.
 ACTION_REFUSED = "action_refused"
+# A users snapshot a blocking check held aside (applied nowhere until accepted or replaced); the
+# run fails too. Subject: asset:check, for each check that held it.
+SNAPSHOT_HELD = "snapshot_held"
 ALERT_DELIVERY_FAILED = "alert_delivery_failed"  # Slack did not take an alert; subject: its subject
 
 RUN_FAILURE_SENSOR = "alert_on_run_failure"

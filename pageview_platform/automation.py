@@ -49,6 +49,7 @@ from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
 from pageview_platform.jobs import (
+    accept_held_users_snapshot,
     capture_users_snapshot,
     ingest_pageviews_load,
     ingest_users_snapshot,
@@ -235,14 +236,15 @@ def _materialized(instance: DagsterInstance, run_id: str, asset_key: AssetKey) -
 @run_status_sensor(
     name=AFTER_USERS_CAPTURE_SENSOR,
     run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[capture_users_snapshot],
+    monitored_jobs=[capture_users_snapshot, accept_held_users_snapshot],
     request_job=update_postcode_history,
     default_status=DefaultSensorStatus.RUNNING,
 )
 def update_history_after_users_capture(
     context: RunStatusSensorContext, warehouse: WarehouseResource
 ) -> RunRequest | SkipReason:
-    """Rebuilds postcode history from a newly captured snapshot's date through the latest."""
+    """Rebuilds postcode history from a newly captured (or accepted) snapshot's date through the
+    latest."""
     first = _first_partition(context)
     if first is None:
         return SkipReason("started by the CLI, which follows up itself")

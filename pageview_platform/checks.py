@@ -7,7 +7,6 @@ which takes their checks along: every check runs right after its asset, in the s
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -28,13 +27,19 @@ from pageview_platform.assets.capture import (
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 from pageview_platform.assets.partitions import Partitions, one_partition_window, window
+from pageview_platform.assets.snapshot_holds import (
+    ACCEPT_HELD_TAG,
+    SNAPSHOT_NOT_EMPTY,
+    SNAPSHOT_NOT_SHRUNK,
+    Verdict,
+    not_empty,
+    not_shrunk,
+)
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.session import WarehouseResource, execute, transaction
+from pageview_platform.warehouse.session import WarehouseResource, execute
 from pageview_platform.warehouse.sql import read_sql
 
 CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
-SNAPSHOT_NOT_EMPTY = "snapshot_not_empty"
-SNAPSHOT_NOT_SHRUNK = "snapshot_not_shrunk"
 ACCEPTED_PLUS_QUARANTINED_IS_CAPTURED = "accepted_plus_quarantined_is_captured"
 VERSIONS_ARE_CONSISTENT = "versions_are_consistent"
 ONE_ROW_PER_PAGEVIEW = "one_row_per_pageview"
@@ -83,24 +88,19 @@ def _one_load_window(context: AssetCheckExecutionContext) -> dict[str, object]:
     )
 
 
-def _blocked(
-    warehouse: WarehouseResource, context: AssetCheckExecutionContext, result: AssetCheckResult
-) -> AssetCheckResult:
-    """RESULT, recording a failed snapshot check in ops.users_snapshot_blocks so that no later
-    history rebuild applies the blocked snapshot the date's captured copy now holds."""
-    if not result.passed:
-        with warehouse.connection() as con, transaction(con):
-            execute(
-                con,
-                read_sql("transform/log_users_snapshot_block.sql"),
-                {
-                    "start": _one_load_window(context)["start"],
-                    "check_name": context.check_specs[0].name,
-                    "reason": result.description or "",
-                    "blocked_at": datetime.now(UTC).replace(tzinfo=None),
-                },
-            )
-    return result
+def _snapshot_verdict(context: AssetCheckExecutionContext, verdict: Verdict) -> AssetCheckResult:
+    """A blocking check's result on the accepted snapshot. The capture held any snapshot this
+    check would stop, so it fails here only when an operator accepted a held one, which it then
+    passes with the reason it was held, or when the landing table changed under the capture."""
+    accepted = not verdict.passed and ACCEPT_HELD_TAG in context.run.tags
+    return AssetCheckResult(
+        passed=verdict.passed or accepted,
+        severity=AssetCheckSeverity.ERROR,
+        metadata=dict(verdict.metadata),
+        description=f"held ({verdict.reason}), accepted by the operator"
+        if accepted
+        else verdict.reason,
+    )
 
 
 def _row(warehouse: WarehouseResource, sql: str, params: dict[str, object]) -> dict[str, Any]:
@@ -226,19 +226,9 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
     def users_snapshot_not_empty(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        """The captured users snapshot holds at least one row; an empty one stops the run."""
+        """The accepted users snapshot holds at least one row (the capture holds an empty one)."""
         row = _row(warehouse, _SNAPSHOT_ROWS, _one_load_window(context))
-        empty = row["snapshot_rows"] == 0
-        return _blocked(
-            warehouse,
-            context,
-            AssetCheckResult(
-                passed=not empty,
-                severity=AssetCheckSeverity.ERROR,
-                metadata=row,
-                description="the users snapshot is empty" if empty else None,
-            ),
-        )
+        return _snapshot_verdict(context, not_empty(row["snapshot_rows"]))
 
     @asset_check(
         asset=RAW_USERS_EXTRACT,
@@ -249,39 +239,15 @@ def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
     def users_snapshot_not_shrunk(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        """The snapshot has at most PAGEVIEW_MAX_SNAPSHOT_SHRINK fewer users than the latest
-        earlier one; a partial extract stops the run before it reaches the history."""
+        """The accepted snapshot has at most PAGEVIEW_MAX_SNAPSHOT_SHRINK fewer users than the
+        latest accepted one before it (the capture holds a partial extract aside)."""
         row = _row(warehouse, _SNAPSHOT_USERS_AND_PREVIOUS, _one_load_window(context))
-        users, previous_date, previous_users = (
-            row["users"],
-            row["previous_snapshot_date"],
-            row["previous_users"],
+        return _snapshot_verdict(
+            context,
+            not_shrunk(
+                row["users"], row["previous_snapshot_date"], row["previous_users"], max_shrink
+            ),
         )
-        if previous_date is None:
-            return AssetCheckResult(
-                passed=True,
-                severity=AssetCheckSeverity.ERROR,
-                metadata={"users": users, "max_shrink": max_shrink},
-                description="no earlier snapshot to compare with",
-            )
-        shrink = max(previous_users - users, 0) / previous_users if previous_users else 0.0
-        passed = shrink <= max_shrink
-        result = AssetCheckResult(
-            passed=passed,
-            severity=AssetCheckSeverity.ERROR,
-            metadata={
-                "users": users,
-                "previous_users": previous_users,
-                "previous_snapshot_date": f"{previous_date:%Y-%m-%d}",
-                "shrink": round(shrink, 4),
-                "max_shrink": max_shrink,
-            },
-            description=None
-            if passed
-            else f"{users} users against {previous_users} on {previous_date:%Y-%m-%d}:"
-            f" {shrink:.1%} fewer, more than the {max_shrink:.1%} allowed",
-        )
-        return _blocked(warehouse, context, result)
 
     return [
         _captured_every_landing_row(

@@ -13,6 +13,7 @@ from pageview_platform.assets.capture import (
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
+from pageview_platform.assets.snapshot_holds import ACCEPT_HELD_TAG
 from pageview_platform.freshness import FRESHNESS_CHECKS
 
 # An ingest job runs one load, so which of its assets' backfill policies Dagster would pick for
@@ -23,6 +24,7 @@ warnings.filterwarnings(
 
 INGEST_USERS_SNAPSHOT = "ingest_users_snapshot"
 CAPTURE_USERS_SNAPSHOT = "capture_users_snapshot"
+ACCEPT_HELD_USERS_SNAPSHOT = "accept_held_users_snapshot"
 UPDATE_POSTCODE_HISTORY = "update_postcode_history"
 INGEST_PAGEVIEWS_LOAD = "ingest_pageviews_load"
 MERGE_PAGEVIEWS_LOADS = "merge_pageviews_loads"
@@ -44,6 +46,13 @@ capture_users_snapshot = define_asset_job(
     CAPTURE_USERS_SNAPSHOT,
     selection=_USERS_CAPTURE,
     description="Capture a back-dated users snapshot; its history is rebuilt as a range after.",
+)
+accept_held_users_snapshot = define_asset_job(
+    ACCEPT_HELD_USERS_SNAPSHOT,
+    selection=_USERS_CAPTURE,
+    tags={ACCEPT_HELD_TAG: "true"},
+    description="Accept the held users snapshot of a date as it is (an operator's decision: it"
+    " was held as empty or shrunk); its history is rebuilt through the latest snapshot after.",
 )
 update_postcode_history = define_asset_job(
     UPDATE_POSTCODE_HISTORY,
@@ -69,6 +78,7 @@ def build_jobs() -> list[UnresolvedAssetJobDefinition]:
     return [
         ingest_users_snapshot,
         capture_users_snapshot,
+        accept_held_users_snapshot,
         update_postcode_history,
         ingest_pageviews_load,
         merge_pageviews_loads,

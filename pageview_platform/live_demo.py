@@ -3,7 +3,7 @@
 Starts `dagster dev` on a scratch warehouse and instance, then plays the extract process:
 lands the hourly pageviews loads of the last full hours, waits for the sensors to take each
 through the graph, and finally lands today's users snapshot a third smaller, which must be
-blocked and alerted while the postcode history stays as it was. Every load is dated by the
+held and alerted while the postcode history stays as it was. Every load is dated by the
 hour or day its rows belong to, and that partition exists whatever the time of day. `dagster
 dev` runs in its own session, which is stopped whole on every exit (success, failure, Ctrl-C,
 SIGTERM). Run with `make live-demo`.
@@ -453,11 +453,11 @@ def _play(demo: LiveDemo, env: dict[str, str]) -> int:
 
     demo.land(shrunken, f"the users snapshot of {plan.snapshot_day} with a third missing")
     if not plan.sensor_captures_snapshot:
-        # Its blocking check fails the run, so the command exits 1: expected here.
+        # Its blocking check holds it and fails the run, so the command exits 1: expected here.
         _cli(env, "ingest-users", "--date", day_key(plan.snapshot_day))
     demo.wait_until(
         "SELECT count(*) > 0 FROM ops.alerts WHERE subject LIKE '%snapshot_not_shrunk%'",
-        "the shrunken snapshot was blocked and alerted",
+        "the shrunken snapshot was held and alerted",
     )
     demo.wait_until_idle()
     unchanged = demo.query("SELECT * FROM core.user_postcode_history ORDER BY ALL") == before

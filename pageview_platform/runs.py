@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import socket
 from collections.abc import Iterator, Mapping
@@ -154,6 +155,9 @@ def _refusal(result) -> str | None:
     return None
 
 
+_FAILURE_PREFIX = re.compile(r"^dagster\._core\.definitions\.events\.Failure: ")
+
+
 def _first_failure(result) -> str:
     """The first failed blocking check, or the root cause of the first failed step, in one line."""
     for event in result.all_events:
@@ -169,7 +173,9 @@ def _first_failure(result) -> str:
             while error.cause is not None:
                 error = error.cause
             lines = [line.strip() for line in error.message.splitlines() if line.strip()]
-            return f"step {event.step_key}: {lines[0] if lines else error.cls_name}"
+            # A Failure's message is its class path, then the description the step wrote.
+            first = _FAILURE_PREFIX.sub("", lines[0]) if lines else error.cls_name
+            return f"step {event.step_key}: {first}"
     return "see the run in the Dagster UI"
 
 

@@ -77,6 +77,14 @@ class Platform:
             assert code == 0, f"ingest-users --date {key} exited {code}"
         return code
 
+    def accept_snapshot(self, day: date | str, *, expect_ok: bool = True) -> int:
+        """Runs `pageview-platform accept-snapshot --date DAY`; returns its exit code."""
+        key = day.isoformat() if isinstance(day, date) else day
+        code = cli.main(["accept-snapshot", "--date", key])
+        if expect_ok:
+            assert code == 0, f"accept-snapshot --date {key} exited {code}"
+        return code
+
     def ingest_pageviews(self, hour: datetime | str, *, expect_ok: bool = True) -> int:
         """Runs `pageview-platform ingest-pageviews --hour HOUR`; returns its exit code."""
         key = hour.strftime("%Y-%m-%dT%H") if isinstance(hour, datetime) else hour

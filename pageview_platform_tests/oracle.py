@@ -7,16 +7,19 @@ A scenario is a list of events, in the order they were ingested:
 
     ("users", date, [(id, postcode), ...])                       ingest-users --date DATE
     ("pageviews", hour_datetime, [(user_id, url, datetime), ...]) ingest-pageviews --hour HOUR
+    ("accept", date, None)                                        accept-snapshot --date DATE
 
-Each event stands for "land these rows, then ingest them under this key".
+Each users or pageviews event stands for "land these rows, then ingest them under this key".
+A users snapshot may be held instead of accepted (see `replay`); answers read accepted ones only.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 
 UserRow = tuple[int | None, str | None]
 PageviewRow = tuple[int | None, str | None, datetime | None]
@@ -26,14 +29,17 @@ UNKNOWN = "UNKNOWN"
 DEFAULT_START_DATE = date(2024, 1, 1)
 LOAD_WINDOW = timedelta(hours=2)  # a load of hour H may hold views up to (not including) H + 2h
 
-# Whitespace is exactly these six ASCII characters -- not Python's wider str.split() idea of it.
-_WHITESPACE_RUN = re.compile(r"[ \t\n\r\f\v]+")
-# A postcode is at most this long once normalised, and holds no control character (U+0000 to
-# U+001F, U+007F to U+009F) and no U+FFFD replacement character; a url is at most
-# URL_MAX_LENGTH long.
+# Whitespace is the six ASCII whitespace characters and every character of the Unicode
+# categories Zs, Zl and Zp (space, line and paragraph separators) -- not Python's str.isspace(),
+# which also takes U+001C-U+001F and U+0085 (controls here, so unprintable).
+ASCII_WHITESPACE = frozenset(" \t\n\r\f\v")
+WHITESPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
+# A postcode is at most this long once normalised, and holds no control (Cc) or format (Cf)
+# character and no U+FFFD replacement character; a url is at most URL_MAX_LENGTH long.
 POSTCODE_MAX_LENGTH = 16
 URL_MAX_LENGTH = 4096
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ufffd]")
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf"})
+REPLACEMENT_CHARACTER = "\ufffd"
 
 VIEW_NAMES = tuple(
     f"bi.pageviews_by_{question}_{grain}"
@@ -47,51 +53,159 @@ VIEW_NAMES = tuple(
 
 @dataclass
 class Ingested:
-    """What is in the warehouse once every event has run: the last ingestion of each key."""
+    """What is in the warehouse once every event has run.
+
+    snapshots  each date's ACCEPTED users snapshot: the only ones any answer reads
+    held       each date's held snapshot, if its latest capture was held and not yet accepted
+    loads      the last ingestion of each hour (a load is never held)
+    exit_codes the CLI's exit code for each event, in order: 1 for a held snapshot and for an
+               accept-snapshot of a date with nothing held, else 0
+    """
 
     snapshots: dict[date, list[UserRow]]
     loads: dict[datetime, list[PageviewRow]]
+    held: dict[date, list[UserRow]] = field(default_factory=dict)
+    exit_codes: list[int] = field(default_factory=list)
 
 
 def hour_key(hour: datetime) -> datetime:
     return hour.replace(minute=0, second=0, microsecond=0)
 
 
-def replay(events: list[Event]) -> Ingested:
-    """Re-ingesting a key replaces what it contributed: the last ingestion of each key wins."""
+def _snapshot_day(key: date | datetime) -> date:
+    return key.date() if isinstance(key, datetime) else key
+
+
+def distinct_users(rows: list[UserRow]) -> int:
+    """How many users a snapshot holds, as the shrink check counts them: distinct non-NULL ids."""
+    return len({user_id for user_id, _ in rows if user_id is not None})
+
+
+def hold_reason(
+    rows: list[UserRow],
+    day: date,
+    accepted: dict[date, list[UserRow]],
+    max_shrink: float | str = 1.0,
+) -> str | None:
+    """Why a users snapshot of DAY is held, given the ACCEPTED snapshots; None when it passes.
+
+    Held when it is empty, or when it has more than MAX_SHRINK (a share) fewer distinct users
+    than the latest accepted snapshot dated before DAY; with no such snapshot (or one holding no
+    user) there is nothing to shrink from. A held snapshot is never the yardstick.
+    """
+    if not rows:
+        return "snapshot_not_empty"
+    earlier = [accepted_day for accepted_day in accepted if accepted_day < day]
+    if not earlier:
+        return None
+    previous = distinct_users(accepted[max(earlier)])
+    if previous == 0:
+        return None
+    shrink = Fraction(previous - distinct_users(rows), previous)
+    return "snapshot_not_shrunk" if shrink > Fraction(str(max_shrink)) else None
+
+
+def replay(events: list[Event], max_shrink: float | str = 1.0) -> Ingested:
+    """Replays EVENTS in order, with PAGEVIEW_MAX_SNAPSHOT_SHRINK = MAX_SHRINK.
+
+    Re-ingesting a load replaces it: the last ingestion of each hour wins. A users snapshot
+    that passes (hold_reason) is accepted: it replaces the date's accepted snapshot and
+    discards the date's held one. One that does not is held: it replaces the date's held
+    snapshot and changes nothing else, so the date's accepted snapshot (if any) stays in use.
+    ("accept", DATE, None) makes the date's held snapshot its accepted one, as it is; with
+    nothing held it changes nothing (and exits 1).
+    """
     snapshots: dict[date, list[UserRow]] = {}
+    held: dict[date, list[UserRow]] = {}
     loads: dict[datetime, list[PageviewRow]] = {}
+    exit_codes: list[int] = []
     for kind, key, rows in events:
         if kind == "users":
-            day = key.date() if isinstance(key, datetime) else key
-            snapshots[day] = list(rows)
+            day = _snapshot_day(key)
+            if hold_reason(rows, day, snapshots, max_shrink) is None:
+                snapshots[day] = list(rows)
+                held.pop(day, None)
+                exit_codes.append(0)
+            else:
+                held[day] = list(rows)
+                exit_codes.append(1)
+        elif kind == "accept":
+            day = _snapshot_day(key)
+            if day in held:
+                snapshots[day] = held.pop(day)
+                exit_codes.append(0)
+            else:
+                exit_codes.append(1)
         elif kind == "pageviews":
             loads[hour_key(key)] = list(rows)
+            exit_codes.append(0)
         else:
             raise ValueError(f"unknown event kind {kind!r}")
-    return Ingested(snapshots, loads)
+    return Ingested(snapshots, loads, held, exit_codes)
+
+
+def exit_code(events: list[Event], index: int = -1, max_shrink: float | str = 1.0) -> int:
+    """The CLI's exit code for EVENTS[INDEX], run after the events before it."""
+    return replay(events, max_shrink).exit_codes[index]
+
+
+def was_held(events: list[Event], index: int = -1, max_shrink: float | str = 1.0) -> bool:
+    """Whether EVENTS[INDEX] is a users snapshot held when run after the events before it."""
+    return events[index][0] == "users" and exit_code(events, index, max_shrink) == 1
 
 
 # ---------------------------------------------------------------- users
 
 
+def is_whitespace(character: str) -> bool:
+    return character in ASCII_WHITESPACE or unicodedata.category(character) in WHITESPACE_CATEGORIES
+
+
+def is_unprintable(character: str) -> bool:
+    return (
+        character == REPLACEMENT_CHARACTER
+        or unicodedata.category(character) in UNPRINTABLE_CATEGORIES
+    )
+
+
+def squeeze_whitespace(text: str) -> str:
+    """Each run of whitespace as one space, none at either end."""
+    spaced = "".join(" " if is_whitespace(character) else character for character in text)
+    return " ".join(word for word in spaced.split(" ") if word)
+
+
+def upper_ascii(text: str) -> str:
+    """The letters a-z as A-Z; every other character (ß, ﬁ, é, ς, ı...) as it is."""
+    return "".join(
+        chr(ord(character) - 32) if "a" <= character <= "z" else character for character in text
+    )
+
+
 def normalise_postcode(postcode: str | None) -> str | None:
-    """Collapses whitespace runs to one space, trims, upper-cases; None when nothing is left."""
+    """Whitespace squeezed, then ASCII letters upper-cased; None when nothing is left."""
     if postcode is None:
         return None
-    normalised = _WHITESPACE_RUN.sub(" ", postcode).strip(" ").upper()
-    return normalised or None
+    return upper_ascii(squeeze_whitespace(postcode)) or None
+
+
+def postcode_reason(postcode: str | None) -> str | None:
+    """Why a users row with POSTCODE (and an id) is quarantined, the first that applies; None
+    when it is valid (a conflict with the user's other rows aside)."""
+    normalised = normalise_postcode(postcode)
+    if postcode is None:
+        return "missing_postcode"
+    if normalised is None:
+        return "blank_postcode"
+    if len(normalised) > POSTCODE_MAX_LENGTH:
+        return "postcode_too_long"
+    if any(is_unprintable(character) for character in normalised):
+        return "unprintable_postcode"
+    return None
 
 
 def user_row_is_valid(row: UserRow) -> bool:
     user_id, postcode = row
-    normalised = normalise_postcode(postcode)
-    return (
-        user_id is not None
-        and normalised is not None
-        and len(normalised) <= POSTCODE_MAX_LENGTH
-        and not _UNPRINTABLE.search(normalised)
-    )
+    return user_id is not None and postcode_reason(postcode) is None
 
 
 def conflicting_users(rows: list[UserRow]) -> set[int]:
@@ -147,7 +261,8 @@ def current_postcode(history: list[tuple[date, str]]) -> str:
 
 
 def is_blank(text: str | None) -> bool:
-    return text is None or _WHITESPACE_RUN.sub("", text) == ""
+    """Nothing but whitespace, or nothing (the same whitespace as postcodes')."""
+    return text is None or squeeze_whitespace(text) == ""
 
 
 def pageview_row_is_valid(row: PageviewRow, load_hour: datetime, start_date: date) -> bool:
@@ -192,10 +307,13 @@ def truncate(moment: datetime, grain: str) -> datetime:
 
 
 def expected_views(
-    events: list[Event], start_date: date = DEFAULT_START_DATE
+    events: list[Event], start_date: date = DEFAULT_START_DATE, max_shrink: float | str = 1.0
 ) -> dict[str, set[tuple[datetime, str, int]]]:
-    """Every row of the six BI views, as {view name: {(period_start, postcode, pageviews)}}."""
-    ingested = replay(events)
+    """Every row of the six BI views, as {view name: {(period_start, postcode, pageviews)}}.
+
+    Only accepted snapshots count (see `replay`; MAX_SHRINK is PAGEVIEW_MAX_SNAPSHOT_SHRINK).
+    """
+    ingested = replay(events, max_shrink)
     history = postcode_history(ingested.snapshots)
     views = counted_views(ingested.loads, start_date)
 
@@ -217,10 +335,11 @@ def expected_views(
 
 
 def expected_quarantine(
-    events: list[Event], start_date: date = DEFAULT_START_DATE
+    events: list[Event], start_date: date = DEFAULT_START_DATE, max_shrink: float | str = 1.0
 ) -> tuple[dict[date, list[UserRow]], dict[datetime, list[PageviewRow]]]:
-    """The rows each snapshot and each load must quarantine (keys with none are left out)."""
-    ingested = replay(events)
+    """The rows each accepted snapshot and each load must quarantine (keys with none are left
+    out); a held snapshot is applied nowhere, its quarantine included."""
+    ingested = replay(events, max_shrink)
     users = {day: quarantined_user_rows(rows) for day, rows in ingested.snapshots.items()}
     pageviews = {
         hour: quarantined_pageview_rows(rows, hour, start_date)

@@ -184,6 +184,22 @@ def test_finished_users_capture_is_followed_by_history_through_the_latest_snapsh
     assert request.tags["dagster/asset_partition_range_end"] == "2024-01-03"
 
 
+def test_a_held_snapshot_accepted_in_the_ui_is_followed_by_history_through_the_latest(
+    platform: Platform, instance: dg.DagsterInstance
+) -> None:
+    _prepared(platform)
+    platform.land_users([(1, "ZZ9 9ZZ")])
+    platform.ingest_users("2024-01-03")
+    platform.land_users([])
+    assert platform.ingest_users("2024-01-02", expect_ok=False) == 1  # empty: held
+    run_id = _materialize_job(instance, "accept_held_users_snapshot", "2024-01-02")
+    request = update_history_after_users_capture(
+        _success_context(instance, AFTER_USERS_CAPTURE_SENSOR, run_id)
+    )
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-01-02"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-01-03"
+
+
 def test_runs_the_cli_started_are_left_to_the_cli(
     platform: Platform, instance: dg.DagsterInstance
 ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -46,16 +46,27 @@ def h(month: int, day: int, hour: int) -> datetime:
 # ---------------------------------------------------------------- driving and comparing
 
 
-def ingest(p: Platform, event: oracle.Event) -> None:
+def ingest(
+    p: Platform,
+    event: oracle.Event,
+    before: Sequence[oracle.Event] = (),
+    max_shrink: float | str = 1.0,
+) -> int:
+    """Lands EVENT's rows and runs its CLI command (an accept lands nothing); asserts the exit
+    code is the oracle's for EVENT run after BEFORE at PAGEVIEW_MAX_SNAPSHOT_SHRINK=MAX_SHRINK:
+    1 for a snapshot it holds (an empty one always) or an accept with nothing held, else 0."""
     kind, key, rows = event
+    want = oracle.exit_code([*before, event], max_shrink=max_shrink)
     if kind == "users":
         p.land_users(rows)
-        # An empty snapshot is captured, then its blocking check fails the ingest on purpose
-        # (a partial extract must not flow on); it holds no postcode either way.
-        assert p.ingest_users(key, expect_ok=bool(rows)) == (0 if rows else 1)
+        code = p.ingest_users(key, expect_ok=False)
+    elif kind == "accept":
+        code = p.accept_snapshot(key, expect_ok=False)
     else:
         p.land_pageviews(rows)
-        p.ingest_pageviews(key)
+        code = p.ingest_pageviews(key, expect_ok=False)
+    assert code == want, f"{kind} {key!s} exited {code}, the oracle says {want}"
+    return code
 
 
 def _day(value: date | datetime) -> date:
@@ -67,10 +78,10 @@ def _show(events: list[oracle.Event]) -> str:
     return "\n".join(lines)
 
 
-def mismatches(p: Platform, events: list[oracle.Event]) -> list[str]:
+def mismatches(p: Platform, events: list[oracle.Event], max_shrink: float | str = 1.0) -> list[str]:
     """Every way the warehouse differs from the oracle after EVENTS (empty when it agrees)."""
     problems = []
-    expected = oracle.expected_views(events)
+    expected = oracle.expected_views(events, max_shrink=max_shrink)
     actual = p.views()
     for name in VIEW_NAMES:
         missing = sorted(expected[name] - actual[name])
@@ -78,9 +89,9 @@ def mismatches(p: Platform, events: list[oracle.Event]) -> list[str]:
         if missing or unexpected:
             problems.append(f"{name}\n    missing:    {missing}\n    unexpected: {unexpected}")
 
-    ingested = oracle.replay(events)
-    want_users_q, want_pageviews_q = oracle.expected_quarantine(events)
-    if ingested.snapshots:
+    ingested = oracle.replay(events, max_shrink)
+    want_users_q, want_pageviews_q = oracle.expected_quarantine(events, max_shrink=max_shrink)
+    if ingested.snapshots or ingested.held:
         want = Counter((day, row[0]) for day, rows in want_users_q.items() for row in rows)
         got = Counter(
             (_day(day), user_id)
@@ -96,7 +107,16 @@ def mismatches(p: Platform, events: list[oracle.Event]) -> list[str]:
             )
         )
         if want != got:
-            problems.append(f"raw.users_extract: want {want}, got {got}")
+            problems.append(f"raw.users_extract (accepted): want {want}, got {got}")
+        want = Counter((day, *row) for day, rows in ingested.held.items() for row in rows)
+        got = Counter(
+            (_day(day), user_id, postcode)
+            for day, user_id, postcode in p.query(
+                "SELECT snapshot_date, id, postcode FROM raw.users_extract_held"
+            )
+        )
+        if want != got:
+            problems.append(f"raw.users_extract_held: want {want}, got {got}")
     if ingested.loads:
         want = Counter((hour, *row) for hour, rows in want_pageviews_q.items() for row in rows)
         got = Counter(
@@ -115,8 +135,10 @@ def mismatches(p: Platform, events: list[oracle.Event]) -> list[str]:
     return problems
 
 
-def assert_agrees(p: Platform, events: list[oracle.Event], when: str = "") -> None:
-    problems = mismatches(p, events)
+def assert_agrees(
+    p: Platform, events: list[oracle.Event], when: str = "", max_shrink: float | str = 1.0
+) -> None:
+    problems = mismatches(p, events, max_shrink)
     assert not problems, (
         f"warehouse disagrees with the oracle{when} after:\n{_show(events)}\n" + "\n".join(problems)
     )
@@ -125,9 +147,9 @@ def assert_agrees(p: Platform, events: list[oracle.Event], when: str = "") -> No
 def run_and_check(p: Platform, events: list[oracle.Event], every_step: bool = True) -> None:
     """Ingests EVENTS in order; checks after each one (once both kinds exist) and at the end."""
     for i, event in enumerate(events):
-        ingest(p, event)
+        ingest(p, event, events[:i])
         kinds = {kind for kind, _, _ in events[: i + 1]}
-        if every_step and kinds == {"users", "pageviews"} and i + 1 < len(events):
+        if every_step and {"users", "pageviews"} <= kinds and i + 1 < len(events):
             assert_agrees(p, events[: i + 1], f" (step {i})")
     assert_agrees(p, events)
 
@@ -373,7 +395,7 @@ def test_out_of_order_ingestion(platform: Platform) -> None:
     # Only pageviews so far: every view is there, under UNKNOWN.
     assert_agrees(platform, OUT_OF_ORDER[:1], " (pageviews before any snapshot)")
     for i in range(1, len(OUT_OF_ORDER)):
-        ingest(platform, OUT_OF_ORDER[i])
+        ingest(platform, OUT_OF_ORDER[i], OUT_OF_ORDER[:i])
         assert_agrees(platform, OUT_OF_ORDER[: i + 1], f" (step {i})")
 
 

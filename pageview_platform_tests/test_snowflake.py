@@ -488,3 +488,30 @@ def test_sql_relation_params_are_never_formatted_into_the_text() -> None:
     (statement,) = to_snowflake(relation.sql)
     assert statement.sql == "SELECT :1 AS day"
     assert statement.bind(dict(relation.params)) == ["2024-01-01'; DROP TABLE x; --"]
+
+
+def test_a_held_snapshot_is_kept_aside_and_accepted_on_snowflake(
+    snowflake: SnowflakePlatform,
+) -> None:
+    """The hold, its listing and the acceptance run the same SQL on Snowflake."""
+    others = [(100 + i, "Z1 1ZZ") for i in range(10)]
+    snowflake.land_users([(1, "SW1A 1AA"), *others])
+    snowflake.ingest_users("2024-01-01")
+    snowflake.land_users([(1, "N1 9GU")])  # a partial extract: 1 user against 11
+    with environment({"PAGEVIEW_MAX_SNAPSHOT_SHRINK": "0.5"}):
+        assert snowflake.ingest_users("2024-01-02", expect_ok=False) == 1
+        assert snowflake.query("SELECT snapshot_date, held_rows FROM ops.held_users_snapshots") == [
+            (datetime(2024, 1, 2), 1)
+        ]
+        assert snowflake.query(
+            "SELECT count(*) FROM raw.users_extract WHERE snapshot_date = '2024-01-02'"
+        ) == [(0,)]
+        assert cli.main(["accept-snapshot", "--date", "2024-01-02"]) == 0
+    assert snowflake.query("SELECT count(*) FROM ops.held_users_snapshots") == [(0,)]
+    assert snowflake.query(
+        "SELECT postcode FROM raw.users_extract WHERE snapshot_date = '2024-01-02'"
+    ) == [("N1 9GU",)]
+    assert snowflake.query("SELECT postcode FROM bi.pageviews_by_current_postcode_hourly") == []
+    assert snowflake.query(
+        "SELECT postcode FROM core.user_postcode_history WHERE user_id = 1 AND is_current"
+    ) == [("N1 9GU",)]

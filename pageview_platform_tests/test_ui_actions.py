@@ -709,3 +709,42 @@ def test_materialize_with_the_confirmed_fingerprint_replaces_a_captured_load(
         assert {alert[1] for alert in after.new_alerts(before)} == {REFUSED}
     finally:
         platform.land_pageviews(NEW_LOAD)
+
+
+HELD_DATE = "2024-01-03"
+
+
+def test_a_held_snapshot_is_accepted_by_launching_its_job_in_the_ui(console: Console) -> None:
+    """An empty snapshot the CLI held is accepted from the Jobs page: the
+    accept_held_users_snapshot job launched for its date takes the held copy, whatever the
+    landing table holds by then."""
+    platform = console.platform
+    platform.land_users([])
+    try:
+        assert platform.ingest_users(HELD_DATE, expect_ok=False) == 1
+        assert _read(platform, "SELECT snapshot_date FROM ops.held_users_snapshots") == [
+            (datetime(2024, 1, 3),)
+        ]
+    finally:
+        platform.land_users(NEW_SNAPSHOT)
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": REPOSITORY,
+            "jobName": "accept_held_users_snapshot",
+        },
+        "mode": "default",
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": HELD_DATE}]},
+    }
+    run_id = _launched_run_id(
+        console.ui.graphql(LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    )
+    run = console.wait_for_run(run_id)
+    assert run["status"] == "SUCCESS", console.run_log(run_id)
+    assert _read(platform, "SELECT count(*) FROM ops.held_users_snapshots") == [(0,)]
+    assert _read(
+        platform, "SELECT snapshot_date, check_name, run_id FROM ops.users_snapshot_acceptances"
+    ) == [(datetime(2024, 1, 3), "snapshot_not_empty", run_id)]
+    stats = console.state().partitions["raw/users_extract"]["stats"]
+    assert stats["numMaterialized"] == len(SNAPSHOTS) + 1

@@ -8,6 +8,7 @@ from dagster import (
     AssetObservation,
     AssetsDefinition,
     Config,
+    Failure,
     Output,
     PartitionsDefinition,
     asset,
@@ -15,14 +16,23 @@ from dagster import (
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 from pydantic import Field
 
-from pageview_platform.alerts import ACTION_REFUSED, AlertSink
+from pageview_platform.alerts import ACTION_REFUSED, SNAPSHOT_HELD, AlertSink
 from pageview_platform.assets.landing_guard import (
     CaptureDecision,
     judge_pageviews_load,
     judge_users_snapshot,
 )
 from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.assets.snapshot_holds import (
+    ACCEPT_HELD_TAG,
+    Verdict,
+    held_message,
+    held_reasons,
+    hold_landing_snapshot,
+    judge_landing_snapshot,
+)
 from pageview_platform.assets.sql_asset import ONE_RUN_PER_PARTITION, WAREHOUSE_IO, kinds, sql_asset
+from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.contract import (
     PAGEVIEWS_LANDING,
     USERS_LANDING,
@@ -37,8 +47,9 @@ RAW_PAGEVIEWS_EXTRACT = ["raw", "pageviews_extract"]
 USERS_QUARANTINE = ["core", "users_quarantine"]
 PAGEVIEWS_QUARANTINE = ["core", "pageviews_quarantine"]
 
-# The metadata key of the observation a refused capture leaves on its asset.
+# The metadata keys of the observation a refused or held capture leaves on its asset.
 REFUSED = "refused"
+HELD = "held"
 
 
 class CaptureConfig(Config):
@@ -80,12 +91,18 @@ def _capture_asset(
     partition_expr: str,
     contract: LandingContract,
     judge: Callable[[Connection, datetime, str], CaptureDecision],
+    hold: Callable[[Connection, datetime], list[Verdict]] | None = None,
+    accept_held: tuple[str, Sequence[str]] | None = None,
 ) -> AssetsDefinition:
     """A capture that copies the landing table into one partition, or refuses and writes nothing.
 
     A refusal is not a failure: the run succeeds without a materialization (its checks and the
     steps downstream are skipped), says why in the run log and as an observation of the asset,
     and raises one `action_refused` alert.
+
+    HOLD gives the blocking checks' verdicts on the landing table: if any fails, the load is
+    held (kept aside, applied nowhere) and the step fails with the way forward. ACCEPT_HELD is
+    the (SQL, after scripts) that take the held load instead, in runs tagged ACCEPT_HELD_TAG.
     """
     asset_name = "/".join(key)
 
@@ -108,17 +125,27 @@ def _capture_asset(
         alerts: AlertSink,
     ) -> Iterator[Output[SqlRelation] | AssetObservation]:
         refusal = _one_partition_refusal(context)
+        accepting = accept_held is not None and ACCEPT_HELD_TAG in context.run.tags
         decision = None
+        failed: list[Verdict] = []
+        extra: list[str] = []
         if refusal is None:
             params = window(context)
             with fail_fast_unless_transient(), warehouse.connection() as con:
-                extra = contract.verify(con)
-                decision = judge(con, params["start"], config.confirm_landing_fingerprint)
+                if accepting:
+                    refusal = _nothing_held(con, params["start"])
+                else:
+                    extra = contract.verify(con)
+                    decision = judge(con, params["start"], config.confirm_landing_fingerprint)
+                    refusal = decision.refusal
+                    if refusal is None and hold is not None:
+                        failed = [v for v in hold(con, params["start"]) if not v.passed]
+                        if failed:
+                            hold_landing_snapshot(con, params["start"], failed)
             if extra:
                 context.log.warning(
                     f"landing.{contract.table}: extra columns {', '.join(extra)} not captured"
                 )
-            refusal = decision.refusal
         if refusal is not None:
             partitions = ", ".join(context.partition_keys)
             context.log.warning(f"refused: {refusal}")
@@ -133,6 +160,35 @@ def _capture_asset(
                 partition=context.partition_key if len(context.partition_keys) == 1 else None,
                 metadata={REFUSED: refusal},
             )
+            return
+        if failed:
+            # Held, not refused: the load was kept (aside), and the ingest did not happen.
+            message = held_message(params["start"], failed)
+            alerts.raise_alert(
+                SNAPSHOT_HELD,
+                ",".join(f"{asset_name}:{v.check_name}" for v in failed),
+                message,
+                context.run.run_id,
+            )
+            yield AssetObservation(
+                asset_key=list(key),
+                partition=context.partition_key,
+                metadata={
+                    HELD: message,
+                    **{f"{v.check_name}.{k}": val for v in failed for k, val in v.metadata.items()},
+                },
+            )
+            raise Failure(description=message, allow_retries=False)
+        if accepting:
+            assert accept_held is not None
+            accept_sql, accept_after = accept_held
+            context.log.warning(f"accepting the held snapshot of {context.partition_key}")
+            params = {
+                **params,
+                "accepted_at": datetime.now(UTC).replace(tzinfo=None),
+                "run_id": context.run.run_id,
+            }
+            yield Output(SqlRelation.from_file(accept_sql, params, tuple(accept_after), metrics))
             return
         assert decision is not None
         scripts = list(after)
@@ -155,13 +211,29 @@ def _capture_asset(
     return _capture
 
 
+def _nothing_held(con: Connection, day: datetime) -> str | None:
+    """Why an acceptance of DAY's held snapshot cannot run: none is held."""
+    if held_reasons(con, day):
+        return None
+    return (
+        f"no users snapshot of {day:%Y-%m-%d} is held: nothing to accept"
+        " (ops.held_users_snapshots lists the held ones)"
+    )
+
+
 def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
     """The capture and quarantine assets of both extracts."""
+    max_shrink = get_settings().max_snapshot_shrink
+
+    def users_holds(con: Connection, day: datetime) -> list[Verdict]:
+        return judge_landing_snapshot(con, day, max_shrink)
+
     return [
         _capture_asset(
             key=RAW_USERS_EXTRACT,
-            description="Verbatim copy of each day's users snapshot, taken before the next"
-            " reload truncates it; refused when the landing snapshot is another date's.",
+            description="Verbatim copy of each day's accepted users snapshot, taken before the"
+            " next reload truncates it; refused when the landing snapshot is another date's,"
+            " held aside (raw.users_extract_held) when a blocking check stops it.",
             sql="transform/capture_users_extract.sql",
             after=("transform/log_users_snapshot_capture.sql",),
             metrics="metrics/users_extract.sql",
@@ -169,6 +241,14 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             partition_expr="snapshot_date",
             contract=USERS_LANDING,
             judge=judge_users_snapshot,
+            hold=users_holds,
+            accept_held=(
+                "transform/accept_held_users_snapshot.sql",
+                (
+                    "transform/log_users_snapshot_acceptance.sql",
+                    "transform/log_users_snapshot_capture.sql",
+                ),
+            ),
         ),
         _capture_asset(
             key=RAW_PAGEVIEWS_EXTRACT,

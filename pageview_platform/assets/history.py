@@ -53,36 +53,19 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
         params = window(context)
         with fail_fast_unless_transient():
             with warehouse.connection() as con:
-                (captured,) = execute(
-                    con, read_sql("guards/users_snapshots_captured.sql"), params
+                anything, later = execute(
+                    con, read_sql("guards/users_history_window.sql"), params
                 ).fetchone()
-                if not captured:
-                    # No version can start where no snapshot was captured: materializing the
-                    # window would show history that is not there. The run ends without one.
-                    context.log.info(
-                        "nothing to rebuild: no users snapshot was captured in the window"
-                    )
-                    return
-                (later,) = con.execute(
-                    "SELECT max(valid_from) FROM core.user_postcode_history"
-                    " WHERE valid_from >= $end",
-                    {"end": params["end"]},
-                ).fetchone()
-                blocked = execute(
-                    con, read_sql("checks/users_snapshot_blocks.sql"), params
-                ).fetchall()
-            if blocked:
-                day, check_name, reason = blocked[0]
-                raise ValueError(
-                    f"the users snapshot of {day:%Y-%m-%d} was blocked by {check_name} ({reason});"
-                    " its captured copy is that snapshot: ingest a corrected extract of the date"
-                    " (or raise the limit and ingest it again) before rebuilding history over it"
-                )
+            if not anything:
+                # No version can start where no snapshot was accepted: materializing the
+                # window would show history that is not there. The run ends without one.
+                context.log.info("nothing to rebuild: no users snapshot was accepted in the window")
+                return
             if later is not None:
                 raise ValueError(
-                    f"versions from {later:%Y-%m-%d} build on this window's; materialize the"
-                    f" range from {context.partition_keys[0]} through {later:%Y-%m-%d} in one"
-                    " run instead"
+                    f"the snapshot or versions of {later:%Y-%m-%d} build on this window's;"
+                    f" materialize the range from {context.partition_keys[0]} through"
+                    f" {later:%Y-%m-%d} in one run instead"
                 )
         yield Output(
             SqlRelation.from_file(

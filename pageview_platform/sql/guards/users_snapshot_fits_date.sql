@@ -1,5 +1,5 @@
 -- What decides whether the landing snapshot may be captured as the snapshot of date $start: its
--- fingerprint, what the date holds now, and the other dates already captured with the very same
+-- fingerprint, the date's accepted snapshot, and the other dates already captured with the very same
 -- content (two dates may hold the same snapshot when nobody moved).
 WITH landing AS (
     SELECT
@@ -28,8 +28,8 @@ same_content AS (
 SELECT
     l.landing_rows,
     l.landing_hash,
-    EXISTS (SELECT 1 FROM ops.users_snapshot_captures WHERE snapshot_date = $start)
-        AS was_captured,
+    -- A held snapshot is not the date's: replacing it destroys no accepted snapshot.
+    EXISTS (SELECT 1 FROM raw.users_extract WHERE snapshot_date = $start) AS was_captured,
     c.captured_rows,
     c.captured_hash,
     s.same_content_captured_as,

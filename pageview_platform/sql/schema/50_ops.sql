@@ -45,14 +45,23 @@ CREATE TABLE IF NOT EXISTS ops.pageviews_quarantine_replays (
     replayed_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
--- The users snapshots whose capture a blocking check stopped. The captured copy of the date is
--- that blocked snapshot until the date is captured again (the capture clears its blocks), so
--- history refuses to rebuild over a blocked date rather than apply what the check stopped.
+-- Why each held users snapshot (raw.users_extract_held) was held: one row per failed blocking
+-- check. Cleared when the date's next capture is accepted, or moved to
+-- ops.users_snapshot_acceptances when an operator accepts the held snapshot.
 CREATE TABLE IF NOT EXISTS ops.users_snapshot_blocks (
     snapshot_date TIMESTAMP NOT NULL,
     check_name VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
     blocked_at TIMESTAMP NOT NULL
+);
+-- Every held snapshot an operator accepted despite its checks, with what held it and the run.
+CREATE TABLE IF NOT EXISTS ops.users_snapshot_acceptances (
+    snapshot_date TIMESTAMP NOT NULL,
+    check_name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    blocked_at TIMESTAMP NOT NULL,
+    accepted_at TIMESTAMP NOT NULL,
+    run_id VARCHAR NOT NULL
 );
 -- Every captured load or snapshot that a capture replaced with other content: only ever on the
 -- operator's explicit confirmation of the landing fingerprint (the CLI's ingest, or the run

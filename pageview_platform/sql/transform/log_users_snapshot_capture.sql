@@ -15,5 +15,8 @@ WHERE NOT EXISTS (
     WHERE c.snapshot_date = captured.snapshot_date AND c.content_hash = captured.content_hash
 );
 
--- A new capture replaces the blocked one: its own checks, which run next, judge it afresh.
+-- The date's snapshot is accepted now: whatever was held for it is gone (an operator's
+-- acceptance was logged first).
+DELETE FROM raw.users_extract_held WHERE snapshot_date = $start;
+
 DELETE FROM ops.users_snapshot_blocks WHERE snapshot_date = $start
