@@ -90,28 +90,15 @@ def p(template: Path, tmp_path: Path) -> Iterator[Platform]:
         yield platform
 
 
-def test_a_held_snapshot_is_replaced_by_the_re_extract_the_message_asks_for(
+def test_a_held_snapshot_is_accepted_or_replaced_the_two_ways_the_message_gives(
     p: Platform, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Held twice: accepted by the command the message names, then, held again, replaced by the
+    complete re-extract the message asks for."""
     p.land_users([(1, "NE1 1AA"), *OTHERS[:5]])  # a partial extract of the 2nd
     code, message = _cli(capsys, "ingest-users", "--date", "2024-01-02")
     assert code == 1 and "held" in message, message
     assert _postcode(p, "2024-01-02", 1) == [("ZZ9 9ZZ",)]  # the accepted one stays in use
-    ingest = next(c for c in _commands(message) if c[0] == "ingest-users")
-    p.land_users([(1, "NE1 1AA"), *OTHERS])  # "land a complete extract"
-    code, err = _cli(capsys, *ingest)
-    assert code == 0, err
-    assert _postcode(p, "2024-01-02", 1) == [("NE1 1AA",)]
-    assert p.query("SELECT count(*) FROM raw.users_extract_held") == [(0,)]
-    assert p.query("SELECT count(*) FROM ops.held_users_snapshots") == [(0,)]
-
-
-def test_a_held_snapshot_is_accepted_by_the_command_the_message_gives(
-    p: Platform, capsys: pytest.CaptureFixture[str]
-) -> None:
-    p.land_users([(1, "NE1 1AA"), *OTHERS[:5]])
-    code, message = _cli(capsys, "ingest-users", "--date", "2024-01-02")
-    assert code == 1, message
     [(held,)] = p.query("SELECT reasons FROM ops.held_users_snapshots")
     assert "snapshot_not_shrunk" in held
     accept = next(c for c in _commands(message) if c[0] == "accept-snapshot")
@@ -130,6 +117,17 @@ def test_a_held_snapshot_is_accepted_by_the_command_the_message_gives(
         "SELECT postcode FROM bi.pageviews_by_postcode_at_view_hourly"
         " WHERE period_start = '2024-01-02 05:00' AND pageviews > 0 ORDER BY ALL"
     ) == [("NE1 1AA",), ("Z1 1ZZ",)]
+
+    p.land_users([(1, "SE1 7PB")])  # the 1st's 21 users against 1: held again
+    code, message = _cli(capsys, "ingest-users", "--date", "2024-01-02")
+    assert code == 1 and "held" in message, message
+    ingest = next(c for c in _commands(message) if c[0] == "ingest-users")
+    p.land_users([(1, "SE1 7PB"), *OTHERS])  # "land a complete extract"
+    code, err = _cli(capsys, *ingest)
+    assert code == 0, err
+    assert _postcode(p, "2024-01-02", 1) == [("SE1 7PB",)]
+    assert p.query("SELECT count(*) FROM raw.users_extract_held") == [(0,)]
+    assert p.query("SELECT count(*) FROM ops.held_users_snapshots") == [(0,)]
 
 
 def test_accepting_a_date_with_nothing_held_points_at_the_list_of_held_snapshots(
