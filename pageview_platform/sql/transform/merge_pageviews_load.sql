@@ -50,13 +50,11 @@ SELECT
     -- the same; otherwise it is looked up below.
     c.is_new AND (a.user_id IS NULL OR a.valid_to IS NULL) AS at_current_version
 FROM changed AS c
-LEFT JOIN core.user_postcode_history AS a
+LEFT JOIN core.user_postcode_in_force AS a
     ON c.is_new
     AND a.user_id = c.user_id
-    AND c.pageview_datetime >= CASE
-        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
-    END
-    AND c.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP));
+    AND c.pageview_datetime >= a.in_force_from
+    AND c.pageview_datetime < a.in_force_to;
 
 INSERT INTO core.pageview_fact BY NAME
 SELECT pageview_hour, user_id, url, pageview_datetime, view_count, postcode_at_view

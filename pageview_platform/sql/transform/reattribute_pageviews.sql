@@ -66,12 +66,10 @@ CREATE OR REPLACE TEMP TABLE reattributed_postcodes AS
 SELECT v.pageview_hour, v.user_id, v.pageview_datetime, v.view_count, v.previous_postcode,
     coalesce(a.postcode, 'UNKNOWN') AS postcode_at_view
 FROM reattributed_views AS v
-LEFT JOIN core.user_postcode_history AS a
+LEFT JOIN core.user_postcode_in_force AS a
     ON a.user_id = v.user_id
-    AND v.pageview_datetime >= CASE
-        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
-    END
-    AND v.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP))
+    AND v.pageview_datetime >= a.in_force_from
+    AND v.pageview_datetime < a.in_force_to
 WHERE coalesce(a.postcode, 'UNKNOWN') <> v.previous_postcode;
 
 -- The postcode at view depends on (user_id, pageview_datetime) alone, so the views are updated

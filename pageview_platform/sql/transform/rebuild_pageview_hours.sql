@@ -35,12 +35,10 @@ SELECT
     p.view_count,
     coalesce(a.postcode, 'UNKNOWN') AS postcode_at_view
 FROM pageview AS p
-LEFT JOIN core.user_postcode_history AS a
+LEFT JOIN core.user_postcode_in_force AS a
     ON a.user_id = p.user_id
-    AND p.pageview_datetime >= CASE
-        WHEN a.version_number = 1 THEN CAST('0001-01-01' AS TIMESTAMP) ELSE a.valid_from
-    END
-    AND p.pageview_datetime < coalesce(a.valid_to, CAST('9999-12-31' AS TIMESTAMP));
+    AND p.pageview_datetime >= a.in_force_from
+    AND p.pageview_datetime < a.in_force_to;
 
 DELETE FROM agg.pageviews_by_postcode_at_view_hourly
 WHERE pageview_hour IN (SELECT pageview_hour FROM rebuilt_hours);
