@@ -3,7 +3,6 @@
 import warnings
 
 from dagster import AssetSelection, define_asset_job
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from pageview_platform.assets.capture import (
     PAGEVIEWS_QUARANTINE,
@@ -14,6 +13,7 @@ from pageview_platform.assets.capture import (
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
 from pageview_platform.assets.snapshot_holds import ACCEPT_HELD_TAG
+from pageview_platform.dagster_internals import UnresolvedAssetJobDefinition
 from pageview_platform.freshness import FRESHNESS_CHECKS
 
 # An ingest job runs one load, so which of its assets' backfill policies Dagster would pick for
@@ -30,11 +30,14 @@ INGEST_PAGEVIEWS_LOAD = "ingest_pageviews_load"
 MERGE_PAGEVIEWS_LOADS = "merge_pageviews_loads"
 
 _USERS_CAPTURE = AssetSelection.assets(RAW_USERS_EXTRACT, USERS_QUARANTINE) - FRESHNESS_CHECKS
-_HISTORY = AssetSelection.assets(USER_POSTCODE_HISTORY)
+_HISTORY = AssetSelection.assets(USER_POSTCODE_HISTORY).required_multi_asset_neighbors()
 _PAGEVIEWS_CAPTURE = (
     AssetSelection.assets(RAW_PAGEVIEWS_EXTRACT, PAGEVIEWS_QUARANTINE) - FRESHNESS_CHECKS
 )
-_MERGE = AssetSelection.assets(PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY)
+# With the rollups the same multi-asset writes.
+_MERGE = AssetSelection.assets(
+    PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY
+).required_multi_asset_neighbors()
 
 ingest_users_snapshot = define_asset_job(
     INGEST_USERS_SNAPSHOT,

@@ -1,6 +1,8 @@
-"""Re-admits quarantined rows after a validation rule was corrected: `replay-quarantine`."""
+"""The jobs that re-admit quarantined rows after a validation rule was corrected.
 
-from dataclasses import dataclass, field
+`replay-quarantine` (replay_cli.py) finds the rows and starts them.
+"""
+
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
@@ -15,17 +17,13 @@ from dagster import (
 
 from pageview_platform.assets.capture import PAGEVIEWS_QUARANTINE, USERS_QUARANTINE
 from pageview_platform.assets.pageviews import (
-    AT_VIEW_HOURLY,
-    CURRENT_HOURLY,
+    AT_VIEW_AGGREGATES,
+    CURRENT_AGGREGATES,
     PAGEVIEW_FACT,
     merge_loads,
 )
 from pageview_platform.assets.partitions import HOUR
-from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
-from pageview_platform.jobs import UPDATE_POSTCODE_HISTORY
-from pageview_platform.runs import RunLauncher, RunOutcome
-from pageview_platform.settings import Settings
-from pageview_platform.warehouse.resources import open_connection
+from pageview_platform.partition_keys import day_key, hour_key
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -34,7 +32,7 @@ from pageview_platform.warehouse.session import (
 )
 from pageview_platform.warehouse.sql import read_sql
 
-RELEASE_USERS_QUARANTINE = "release_users_quarantine"
+REPLAY_USERS_QUARANTINE = "replay_users_quarantine"
 REPLAY_PAGEVIEWS_QUARANTINE = "replay_pageviews_quarantine"
 DAY = timedelta(days=1)
 
@@ -51,14 +49,14 @@ class LoadHours(Config):
     loads: list[str]
 
 
-def _released(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> int:
+def released_by_run(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> int:
     """How many rows the run released, from its records in ops.*_quarantine_replays."""
     (count,) = execute(con, sql, {"run_id": run_id}).fetchone()
     return count
 
 
 @op
-def release_users_snapshots(
+def replay_users_snapshots(
     context: OpExecutionContext, config: SnapshotDates, warehouse: WarehouseResource
 ) -> None:
     """Re-derives the snapshots' quarantine under the current rules and records the rows that
@@ -78,7 +76,9 @@ def release_users_snapshots(
                     "run_id": context.run_id,
                 },
             )
-        released = _released(con, read_sql("replay/users_released_by_run.sql"), context.run_id)
+        released = released_by_run(
+            con, read_sql("replay/users_released_by_run.sql"), context.run_id
+        )
     for day in days:
         context.log_event(
             AssetMaterialization(
@@ -112,9 +112,12 @@ def replay_pageview_loads(
             # replacement of the load must rebuild those hours too.
             run_script(con, read_sql("transform/log_pageview_load_hours.sql"), params)
             added += merge_loads(con, params).metrics["added_views"]
-        released = _released(con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id)
+        released = released_by_run(
+            con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id
+        )
     for load in loads:
-        for key in (PAGEVIEWS_QUARANTINE, PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY):
+        # The merge moved the fact, both hourly aggregates and their rollups.
+        for key in (PAGEVIEWS_QUARANTINE, PAGEVIEW_FACT, *AT_VIEW_AGGREGATES, *CURRENT_AGGREGATES):
             context.log_event(
                 AssetMaterialization(
                     key,
@@ -128,12 +131,12 @@ def replay_pageview_loads(
 
 
 @job(
-    name=RELEASE_USERS_QUARANTINE,
+    name=REPLAY_USERS_QUARANTINE,
     description="Release the users rows the corrected rules"
     " accept from the quarantine of the snapshots given (after their history was rebuilt).",
 )
-def release_users_quarantine() -> None:
-    release_users_snapshots()
+def replay_users_quarantine() -> None:
+    replay_users_snapshots()
 
 
 @job(
@@ -147,72 +150,4 @@ def replay_pageviews_quarantine() -> None:
 
 def build_replay_jobs() -> list[JobDefinition]:
     """The jobs `replay-quarantine` starts after history (for users) is rebuilt."""
-    return [release_users_quarantine, replay_pageviews_quarantine]
-
-
-@dataclass
-class ReplayReport:
-    """What a replay did, for the operator."""
-
-    users_rows: int = 0
-    pageview_rows: int = 0
-    snapshots: list[date] = field(default_factory=list)
-    loads: list[datetime] = field(default_factory=list)
-    runs: list[RunOutcome] = field(default_factory=list)
-
-
-class QuarantineReplay:
-    """Finds the quarantined rows the current rules accept and re-admits them, through runs."""
-
-    def __init__(self, settings: Settings, launcher: RunLauncher) -> None:
-        self._settings = settings
-        self._launcher = launcher
-
-    def run(self) -> ReplayReport:
-        """Users first (history from the earliest such snapshot through the latest, then the
-        release), then pageviews; every run is idempotent, so a failed replay is run again."""
-        settings = self._settings
-        report = ReplayReport()
-        # Held across the runs, as an ingest does, so their steps share the open database.
-        with open_connection(settings) as con:
-            report.snapshots = [
-                row[0].date()
-                for row in con.execute(read_sql("replay/releasable_users_snapshots.sql")).fetchall()
-            ]
-            report.loads = [
-                row[0]
-                for row in con.execute(read_sql("replay/releasable_pageview_loads.sql")).fetchall()
-            ]
-            if report.snapshots:
-                first = report.snapshots[0]
-                last = history_end_after_capture(con, first)
-                launch = self._launcher.run
-                report.runs.append(launch(UPDATE_POSTCODE_HISTORY, day_key(first), day_key(last)))
-                report.runs.append(
-                    launch(
-                        RELEASE_USERS_QUARANTINE,
-                        ops_config={
-                            release_users_snapshots.name: {
-                                "config": {"dates": [d.isoformat() for d in report.snapshots]}
-                            }
-                        },
-                    )
-                )
-                report.users_rows = _released(
-                    con, read_sql("replay/users_released_by_run.sql"), report.runs[-1].run_id
-                )
-            if report.loads:
-                report.runs.append(
-                    self._launcher.run(
-                        REPLAY_PAGEVIEWS_QUARANTINE,
-                        ops_config={
-                            replay_pageview_loads.name: {
-                                "config": {"loads": [h.isoformat() for h in report.loads]}
-                            }
-                        },
-                    )
-                )
-                report.pageview_rows = _released(
-                    con, read_sql("replay/pageviews_released_by_run.sql"), report.runs[-1].run_id
-                )
-        return report
+    return [replay_users_quarantine, replay_pageviews_quarantine]

@@ -20,6 +20,12 @@ EXPECTED_ASSETS = {
     ("core", "pageview_fact"),
     ("agg", "pageviews_by_postcode_at_view_hourly"),
     ("agg", "pageviews_by_current_postcode_hourly"),
+    ("agg", "pageviews_by_postcode_at_view_daily"),
+    ("agg", "pageviews_by_postcode_at_view_monthly"),
+    ("agg", "pageviews_by_current_postcode_daily"),
+    ("agg", "pageviews_by_current_postcode_monthly"),
+    ("agg", "current_postcode_by_user"),
+    ("ops", "quarantine_summary"),
 }
 
 

@@ -121,8 +121,8 @@ def test_replay_after_a_corrected_rule_counts_the_released_rows_exactly_once(
     with DagsterInstance.get() as instance:
         replays = [run.job_name for run in instance.get_runs() if "ingest" not in run.job_name]
     assert sorted(replays) == [
-        "release_users_quarantine",
         "replay_pageviews_quarantine",
+        "replay_users_quarantine",
         "update_postcode_history",
     ]
 

@@ -6,7 +6,6 @@ import duckdb
 import pytest
 from dagster import DagsterEventType, DagsterInstance
 
-from pageview_platform.warehouse import duckdb as warehouse
 from pageview_platform.warehouse import session
 from pageview_platform_tests import oracle
 from pageview_platform_tests.harness import Platform
@@ -17,14 +16,14 @@ PAGEVIEWS = [
     (2, "/b", datetime(2024, 1, 2, 5, 20)),
     (2, "/b", datetime(2024, 1, 2, 5, 20)),
 ]
-CAPTURE = "INSERT INTO raw.pageviews_extract"  # written by the I/O manager
+CAPTURE = "INSERT INTO raw.pageviews_extract"  # the capture's partition replace
 MERGE = "MERGE INTO agg.pageviews_by_current_postcode_hourly"  # in the merge's own transaction
 
 
 def fail_once(monkeypatch: pytest.MonkeyPatch, statement: str, error: Exception) -> list[str]:
     """Makes the first statement starting with STATEMENT raise ERROR; returns each one run."""
     attempts: list[str] = []
-    execute = warehouse.execute
+    execute = session.execute
 
     def failing_execute(connection, sql, params):
         if sql.lstrip().startswith(statement):
@@ -33,8 +32,7 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, statement: str, error: Exception)
                 raise error
         return execute(connection, sql, params)
 
-    # The I/O manager runs statements through the DuckDB module, the scripts through session's.
-    monkeypatch.setattr(warehouse, "execute", failing_execute)
+    # Every statement of every asset runs through session.execute.
     monkeypatch.setattr(session, "execute", failing_execute)
     return attempts
 
@@ -74,3 +72,43 @@ def test_data_error_fails_the_run_at_once_and_changes_no_answer(
     assert len(attempts) == 1
     assert step_retries() == 0
     assert platform.views() == oracle.expected_views([])
+
+
+def test_snowflake_lock_network_and_throttling_errors_are_transient_and_data_errors_never() -> None:
+    from snowflake.connector import errors
+
+    from pageview_platform.warehouse.errors import is_transient
+    from pageview_platform.warehouse.snowflake import SnowflakeLockError
+
+    lock = "Statement has locked table 'X' in transaction 1 and this lock has not yet been released"
+    assert is_transient(SnowflakeLockError(msg=lock, errno=625, sqlstate="57014"), True)
+    assert is_transient(errors.OperationalError(msg="connection reset", errno=250003), True)
+    assert is_transient(errors.TooManyRequests(msg="429"), True)
+    assert is_transient(errors.ServiceUnavailableError(msg="503"), True)
+    assert not is_transient(errors.NonRetryableTlsError(msg="untrusted certificate"), True)
+    data_error = errors.ProgrammingError(msg="Numeric value 'x' is not recognized", errno=100038)
+    assert not is_transient(data_error, True)
+    assert not is_transient(duckdb.ConversionException("Conversion Error"), False)
+    assert not is_transient(duckdb.IOException("Could not set lock on file"), True)
+
+
+def test_a_snowflake_lock_wait_abort_reaches_the_step_as_a_lock_error() -> None:
+    from snowflake.connector import errors
+
+    from pageview_platform.warehouse.snowflake import SnowflakeLockError, SnowflakeSession
+
+    class LockedCursor:
+        def execute(self, sql: str, values: object) -> None:
+            raise errors.ProgrammingError(
+                msg="Your statement was aborted because the number of waiters for this lock"
+                " exceeds the 20 statements limit",
+                errno=625,
+                sqlstate="57014",
+            )
+
+    class Connection:
+        def cursor(self) -> LockedCursor:
+            return LockedCursor()
+
+    with pytest.raises(SnowflakeLockError):
+        SnowflakeSession(Connection(), resource=None).execute_native("DELETE FROM core.t")

@@ -1,5 +1,5 @@
 """Snowflake as the warehouse: the SQL translation, deploy-schema and its grants, the
-transactional I/O manager, and the environment settings. Run against fakesnow where it can run
+transactional partition write, and the environment settings. Run against fakesnow where it can run
 them; what it cannot (clustering, roles, grants) is parsed with sqlglot and asserted on."""
 
 from collections.abc import Iterator
@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
-import pandas as pd
 import pytest
 import sqlglot
 from dagster import AssetKey, asset, materialize
@@ -15,25 +14,25 @@ from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
 
 from pageview_platform import cli
-from pageview_platform.assets.sql_asset import WAREHOUSE_IO
+from pageview_platform.assets.partitions import window
+from pageview_platform.assets.sql_asset import write_partition
 from pageview_platform.definitions import defs
 from pageview_platform.settings import SettingsError, get_settings
 from pageview_platform.warehouse.dialect import scratch_tables, to_snowflake
 from pageview_platform.warehouse.snowflake import (
     SnowflakeWarehouse,
-    SnowflakeWarehouseIOManager,
     bi_grants,
     identifier,
     session,
 )
-from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_statements
+from pageview_platform.warehouse.sql import SQL_ROOT, split_statements
 from pageview_platform_tests.harness import (
     FAKE_SNOWFLAKE_ENV,
     SnowflakePlatform,
     environment,
     platform_at,
 )
-from pageview_platform_tests.test_warehouse_io import DAYS
+from pageview_platform_tests.test_warehouse_io import DAYS, _sql_file
 
 pytestmark = pytest.mark.snowflake
 
@@ -246,7 +245,7 @@ def test_bi_views_answer_with_lowercase_columns(snowflake: SnowflakePlatform) ->
         assert cursor.fetchall() == [(datetime(2024, 1, 1), "SW1A 1AA", 1)]
 
 
-# ---------------------------------------------------------------- the I/O manager on fakesnow
+# ---------------------------------------------------------------- the partition write on fakesnow
 
 
 @pytest.fixture
@@ -258,14 +257,17 @@ def sample(snowflake: SnowflakePlatform) -> SnowflakePlatform:
     return snowflake
 
 
-def _io_asset(sql: str, after: tuple[str, ...] = (), partition_expr: str = "day"):
+def _io_asset(sql: str, after: tuple[str, ...] = (), partition_column: str = "day"):
+    directory = get_settings().duckdb_path
+    select = _sql_file(directory, sql)
+    scripts = tuple(_sql_file(directory, script) for script in after)
+
     # "sample" is a keyword on Snowflake, hence test_warehouse_io's table under another name.
-    @asset(
-        key=["core", "io_sample"], partitions_def=DAYS, metadata={"partition_expr": partition_expr}
-    )
-    def io_sample(context) -> SqlRelation:
-        window = context.partition_time_window
-        return SqlRelation(sql, {"start": window.start.replace(tzinfo=None)}, after)
+    @asset(key=["core", "io_sample"], partitions_def=DAYS)
+    def io_sample(context, warehouse: SnowflakeWarehouse):
+        return write_partition(
+            warehouse, ["core", "io_sample"], partition_column, window(context), select, scripts
+        )
 
     return io_sample
 
@@ -275,7 +277,7 @@ def _materialize(assets_def, key: str = "2024-01-02", raise_on_error: bool = Tru
     return materialize(
         [assets_def],
         partition_key=key,
-        resources={"io_manager": SnowflakeWarehouseIOManager(**config)},
+        resources={"warehouse": SnowflakeWarehouse(**config)},
         raise_on_error=raise_on_error,
     )
 
@@ -284,7 +286,7 @@ def _rows(platform: SnowflakePlatform) -> list[tuple]:
     return platform.query("SELECT day, name, n FROM core.io_sample ORDER BY day, name")
 
 
-def test_sql_relation_replaces_its_partition_and_keeps_the_others(
+def test_write_replaces_its_partition_and_keeps_the_others(
     sample: SnowflakePlatform,
 ) -> None:
     first = _io_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
@@ -323,34 +325,19 @@ def test_rows_outside_the_partition_fail_the_write(sample: SnowflakePlatform) ->
     assert _rows(sample) == []
 
 
-def test_wrong_partition_expr_fails_instead_of_duplicating(sample: SnowflakePlatform) -> None:
+def test_wrong_partition_column_fails_instead_of_duplicating(sample: SnowflakePlatform) -> None:
     wrong = _io_asset(
-        "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n", partition_expr="no_such"
+        "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n", partition_column="no_such"
     )
     assert not _materialize(wrong, raise_on_error=False).success
     assert _rows(sample) == []
 
 
-def test_empty_relation_empties_the_partition(sample: SnowflakePlatform) -> None:
+def test_empty_select_empties_the_partition(sample: SnowflakePlatform) -> None:
     _materialize(_io_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n"))
     empty = _io_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n WHERE 0 = 1")
     assert _materialize(empty).success
     assert _rows(sample) == []
-
-
-def test_dataframe_is_inserted_by_name_and_an_empty_frame_empties_the_partition(
-    sample: SnowflakePlatform,
-) -> None:
-    @asset(key=["core", "io_sample"], partitions_def=DAYS, metadata={"partition_expr": "day"})
-    def frame(context) -> pd.DataFrame:
-        day = context.partition_time_window.start.replace(tzinfo=None)
-        if context.partition_key == "2024-01-03":
-            return pd.DataFrame({"n": pd.Series([], dtype="int64")})
-        return pd.DataFrame({"n": [3], "day": [day], "name": ["df"]})
-
-    _materialize(frame, "2024-01-02")
-    _materialize(frame, "2024-01-03")
-    assert _rows(sample) == [(datetime(2024, 1, 2), "df", 3)]
 
 
 # ---------------------------------------------------------------- no query from unvalidated input
@@ -446,7 +433,6 @@ def test_the_code_location_loads_with_snowflake_resources() -> None:
         definitions = defs()
         graph = definitions.resolve_asset_graph()
         fact = graph.get(AssetKey(["core", "pageview_fact"]))
-    assert isinstance(definitions.resources[WAREHOUSE_IO], SnowflakeWarehouseIOManager)
     assert isinstance(definitions.resources["warehouse"], SnowflakeWarehouse)
     assert "snowflake" in fact.kinds and "duckdb" not in fact.kinds
 
@@ -483,11 +469,11 @@ def test_prod_refuses_to_start_without_slack() -> None:
         get_settings()
 
 
-def test_sql_relation_params_are_never_formatted_into_the_text() -> None:
-    relation = SqlRelation("SELECT $start AS day", {"start": "2024-01-01'; DROP TABLE x; --"})
-    (statement,) = to_snowflake(relation.sql)
+def test_sql_params_are_never_formatted_into_the_text() -> None:
+    params = {"start": "2024-01-01'; DROP TABLE x; --"}
+    (statement,) = to_snowflake("SELECT $start AS day")
     assert statement.sql == "SELECT :1 AS day"
-    assert statement.bind(dict(relation.params)) == ["2024-01-01'; DROP TABLE x; --"]
+    assert statement.bind(params) == ["2024-01-01'; DROP TABLE x; --"]
 
 
 # make test-snowflake: about 30 s of fakesnow runs; CI shows the same SQL translates (the test at

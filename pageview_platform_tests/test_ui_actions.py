@@ -48,6 +48,10 @@ HOURLY_ASSETS = [
     ["core", "pageview_fact"],
     ["agg", "pageviews_by_postcode_at_view_hourly"],
     ["agg", "pageviews_by_current_postcode_hourly"],
+    ["agg", "pageviews_by_postcode_at_view_daily"],
+    ["agg", "pageviews_by_postcode_at_view_monthly"],
+    ["agg", "pageviews_by_current_postcode_daily"],
+    ["agg", "pageviews_by_current_postcode_monthly"],
 ]
 REFUSED = "action_refused"
 # Evaluated by their own sensor on the clock, whatever the test does: left out of the comparison.

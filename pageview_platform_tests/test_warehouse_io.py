@@ -1,20 +1,23 @@
-"""The I/O manager's write path: one transaction, by column name, inside the partition."""
+"""The write path of every asset: one transaction, by column name, inside the partition."""
 
 import subprocess
 import sys
 import time
 from datetime import date, datetime
+from itertools import count
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from dagster import DailyPartitionsDefinition, asset, materialize
 
-from pageview_platform.warehouse.duckdb import WarehouseIOManager, connect
-from pageview_platform.warehouse.sql import SqlRelation, split_statements
+from pageview_platform.assets.partitions import window
+from pageview_platform.assets.sql_asset import write_partition
+from pageview_platform.warehouse.duckdb import DuckDBWarehouse, connect
+from pageview_platform.warehouse.sql import split_statements
 
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC", end_offset=1)
 CONFIG = {"threads": 1}
+_files = count()
 
 
 @pytest.fixture
@@ -25,8 +28,8 @@ def warehouse(tmp_path: Path) -> Path:
     return path
 
 
-def _io_manager(path: Path) -> WarehouseIOManager:
-    return WarehouseIOManager(database=str(path), connection_config=CONFIG, start_date="2024-01-01")
+def _warehouse(path: Path) -> DuckDBWarehouse:
+    return DuckDBWarehouse(database=str(path), connection_config=CONFIG, start_date="2024-01-01")
 
 
 def _rows(path: Path) -> list[tuple]:
@@ -34,11 +37,22 @@ def _rows(path: Path) -> list[tuple]:
         return con.execute("SELECT day, name, n FROM core.sample ORDER BY day, name").fetchall()
 
 
-def _sample_asset(sql: str, after: tuple[str, ...] = (), partition_expr: str = "day"):
-    @asset(key=["core", "sample"], partitions_def=DAYS, metadata={"partition_expr": partition_expr})
-    def sample(context) -> SqlRelation:
-        window = context.partition_time_window
-        return SqlRelation(sql, {"start": window.start.replace(tzinfo=None)}, after)
+def _sql_file(path: Path, sql: str) -> str:
+    """SQL as a file, as the assets name theirs (an absolute path reads from outside sql/)."""
+    file = path.parent / f"statement_{next(_files)}.sql"
+    file.write_text(sql + ";\n", encoding="utf-8")
+    return str(file)
+
+
+def _sample_asset(path: Path, sql: str, after: tuple[str, ...] = (), partition_column: str = "day"):
+    select = _sql_file(path, sql)
+    scripts = tuple(_sql_file(path, script) for script in after)
+
+    @asset(key=["core", "sample"], partitions_def=DAYS)
+    def sample(context, warehouse: DuckDBWarehouse):
+        return write_partition(
+            warehouse, ["core", "sample"], partition_column, window(context), select, scripts
+        )
 
     return sample
 
@@ -47,30 +61,35 @@ def _materialize(path: Path, assets_def, key: str = "2024-01-02", raise_on_error
     return materialize(
         [assets_def],
         partition_key=key,
-        resources={"io_manager": _io_manager(path)},
+        resources={"warehouse": _warehouse(path)},
         raise_on_error=raise_on_error,
     )
 
 
-def test_sql_relation_replaces_its_partition_and_keeps_the_others(warehouse: Path) -> None:
-    first = _sample_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
+def test_write_replaces_its_partition_and_keeps_the_others(warehouse: Path) -> None:
+    first = _sample_asset(warehouse, "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
     _materialize(warehouse, first, "2024-01-01")
     _materialize(warehouse, first, "2024-01-02")
-    second = _sample_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'b' AS name, 2 AS n")
+    second = _sample_asset(
+        warehouse, "SELECT CAST($start AS TIMESTAMP) AS day, 'b' AS name, 2 AS n"
+    )
     _materialize(warehouse, second, "2024-01-02")
     assert _rows(warehouse) == [(datetime(2024, 1, 1), "a", 1), (datetime(2024, 1, 2), "b", 2)]
 
 
 def test_columns_are_matched_by_name_not_position(warehouse: Path) -> None:
-    reordered = _sample_asset("SELECT 7 AS n, 'x' AS name, CAST($start AS TIMESTAMP) AS day")
+    reordered = _sample_asset(
+        warehouse, "SELECT 7 AS n, 'x' AS name, CAST($start AS TIMESTAMP) AS day"
+    )
     _materialize(warehouse, reordered)
     assert _rows(warehouse) == [(datetime(2024, 1, 2), "x", 7)]
 
 
 def test_failed_write_leaves_the_previous_partition(warehouse: Path) -> None:
-    good = _sample_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
+    good = _sample_asset(warehouse, "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
     _materialize(warehouse, good)
     failing = _sample_asset(
+        warehouse,
         "SELECT CAST($start AS TIMESTAMP) AS day, 'b' AS name, 2 AS n",
         after=("SELECT CAST('not a number' AS INTEGER)",),
     )
@@ -80,42 +99,34 @@ def test_failed_write_leaves_the_previous_partition(warehouse: Path) -> None:
 
 
 def test_rows_outside_the_partition_fail_the_write(warehouse: Path) -> None:
-    leaking = _sample_asset("SELECT CAST('2024-01-05' AS TIMESTAMP) AS day, 'x' AS name, 1 AS n")
+    leaking = _sample_asset(
+        warehouse, "SELECT CAST('2024-01-05' AS TIMESTAMP) AS day, 'x' AS name, 1 AS n"
+    )
     result = _materialize(warehouse, leaking, raise_on_error=False)
     assert not result.success
     assert _rows(warehouse) == []
 
 
-def test_wrong_partition_expr_fails_instead_of_duplicating(warehouse: Path) -> None:
+def test_wrong_partition_column_fails_instead_of_duplicating(warehouse: Path) -> None:
     wrong = _sample_asset(
-        "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n", partition_expr="no_such"
+        warehouse,
+        "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n",
+        partition_column="no_such",
     )
     assert not _materialize(warehouse, wrong, raise_on_error=False).success
     assert _rows(warehouse) == []
 
 
-def test_empty_relation_empties_the_partition(warehouse: Path) -> None:
+def test_empty_select_empties_the_partition(warehouse: Path) -> None:
     _materialize(
-        warehouse, _sample_asset("SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n")
+        warehouse,
+        _sample_asset(warehouse, "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n"),
     )
     empty = _sample_asset(
-        "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n WHERE 0 = 1"
+        warehouse, "SELECT CAST($start AS TIMESTAMP) AS day, 'a' AS name, 1 AS n WHERE 0 = 1"
     )
     assert _materialize(warehouse, empty).success
     assert _rows(warehouse) == []
-
-
-def test_dataframe_is_inserted_by_name_and_empty_frames_are_fine(warehouse: Path) -> None:
-    @asset(key=["core", "sample"], partitions_def=DAYS, metadata={"partition_expr": "day"})
-    def frame(context) -> pd.DataFrame:
-        day = context.partition_time_window.start.replace(tzinfo=None)
-        if context.partition_key == "2024-01-03":
-            return pd.DataFrame({"n": pd.Series([], dtype="int64")})
-        return pd.DataFrame({"n": [3], "day": [day], "name": ["df"]})
-
-    _materialize(warehouse, frame, "2024-01-02")
-    assert _materialize(warehouse, frame, "2024-01-03").success
-    assert _rows(warehouse) == [(datetime(2024, 1, 2), "df", 3)]
 
 
 def test_split_statements_drops_comments_and_blank_statements() -> None:

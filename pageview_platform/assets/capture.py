@@ -9,11 +9,10 @@ from dagster import (
     AssetsDefinition,
     Config,
     Failure,
-    Output,
+    MaterializeResult,
     PartitionsDefinition,
     asset,
 )
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 from pydantic import Field
 
 from pageview_platform.alerts import ACTION_REFUSED, SNAPSHOT_HELD, AlertSink
@@ -31,16 +30,21 @@ from pageview_platform.assets.snapshot_holds import (
     hold_landing_snapshot,
     judge_landing_snapshot,
 )
-from pageview_platform.assets.sql_asset import ONE_RUN_PER_PARTITION, WAREHOUSE_IO, kinds, sql_asset
-from pageview_platform.settings import get_settings
+from pageview_platform.assets.sql_asset import (
+    ONE_RUN_PER_PARTITION,
+    kinds,
+    sql_asset,
+    write_partition,
+)
+from pageview_platform.dagster_internals import BACKFILL_ID_TAG
+from pageview_platform.settings import Settings
 from pageview_platform.warehouse.contract import (
     PAGEVIEWS_LANDING,
     USERS_LANDING,
     LandingContract,
 )
-from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
+from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
 from pageview_platform.warehouse.session import Connection, WarehouseResource
-from pageview_platform.warehouse.sql import SqlRelation
 
 RAW_USERS_EXTRACT = ["raw", "users_extract"]
 RAW_PAGEVIEWS_EXTRACT = ["raw", "pageviews_extract"]
@@ -88,7 +92,8 @@ def _capture_asset(
     after: Sequence[str],
     metrics: str,
     partitions_def: PartitionsDefinition,
-    partition_expr: str,
+    partition_column: str,
+    warehouse_kind: str,
     contract: LandingContract,
     judge: Callable[[Connection, datetime, str], CaptureDecision],
     hold: Callable[[Connection, datetime], list[Verdict]] | None = None,
@@ -111,9 +116,7 @@ def _capture_asset(
         description=description,
         partitions_def=partitions_def,
         backfill_policy=ONE_RUN_PER_PARTITION,
-        metadata={"partition_expr": partition_expr},
-        io_manager_key=WAREHOUSE_IO,
-        kinds=kinds(),
+        kinds=kinds(warehouse_kind),
         group_name="capture",
         output_required=False,
         retry_policy=WAREHOUSE_RETRY_POLICY,
@@ -123,7 +126,7 @@ def _capture_asset(
         config: CaptureConfig,
         warehouse: WarehouseResource,
         alerts: AlertSink,
-    ) -> Iterator[Output[SqlRelation] | AssetObservation]:
+    ) -> Iterator[MaterializeResult | AssetObservation]:
         refusal = _one_partition_refusal(context)
         accepting = accept_held is not None and ACCEPT_HELD_TAG in context.run.tags
         decision = None
@@ -131,7 +134,7 @@ def _capture_asset(
         extra: list[str] = []
         if refusal is None:
             params = window(context)
-            with fail_fast_unless_transient(), warehouse.connection() as con:
+            with warehouse.fail_fast_unless_transient(), warehouse.connection() as con:
                 if accepting:
                     refusal = _nothing_held(con, params["start"])
                 else:
@@ -188,7 +191,9 @@ def _capture_asset(
                 "accepted_at": datetime.now(UTC).replace(tzinfo=None),
                 "run_id": context.run.run_id,
             }
-            yield Output(SqlRelation.from_file(accept_sql, params, tuple(accept_after), metrics))
+            yield write_partition(
+                warehouse, key, partition_column, params, accept_sql, accept_after, metrics
+            )
             return
         assert decision is not None
         scripts = list(after)
@@ -206,7 +211,7 @@ def _capture_asset(
                 "replaced_at": datetime.now(UTC).replace(tzinfo=None),
                 "run_id": context.run.run_id,
             }
-        yield Output(SqlRelation.from_file(sql, params, tuple(scripts), metrics))
+        yield write_partition(warehouse, key, partition_column, params, sql, scripts, metrics)
 
     return _capture
 
@@ -221,9 +226,9 @@ def _nothing_held(con: Connection, day: datetime) -> str | None:
     )
 
 
-def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
+def build_capture_assets(partitions: Partitions, settings: Settings) -> list[AssetsDefinition]:
     """The capture and quarantine assets of both extracts."""
-    max_shrink = get_settings().max_snapshot_shrink
+    max_shrink = settings.max_snapshot_shrink
 
     def users_holds(con: Connection, day: datetime) -> list[Verdict]:
         return judge_landing_snapshot(con, day, max_shrink)
@@ -238,7 +243,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             after=("transform/log_users_snapshot_capture.sql",),
             metrics="metrics/users_extract.sql",
             partitions_def=partitions.daily,
-            partition_expr="snapshot_date",
+            partition_column="snapshot_date",
+            warehouse_kind=settings.warehouse,
             contract=USERS_LANDING,
             judge=judge_users_snapshot,
             hold=users_holds,
@@ -261,7 +267,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             ),
             metrics="metrics/pageviews_extract.sql",
             partitions_def=partitions.hourly,
-            partition_expr="load_hour",
+            partition_column="load_hour",
+            warehouse_kind=settings.warehouse,
             contract=PAGEVIEWS_LANDING,
             judge=judge_pageviews_load,
         ),
@@ -272,7 +279,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             metrics="metrics/users_quarantine.sql",
             deps=[RAW_USERS_EXTRACT],
             partitions_def=partitions.daily,
-            partition_expr="snapshot_date",
+            partition_column="snapshot_date",
+            warehouse_kind=settings.warehouse,
             group_name="capture",
             backfill_policy=ONE_RUN_PER_PARTITION,
         ),
@@ -283,7 +291,8 @@ def build_capture_assets(partitions: Partitions) -> list[AssetsDefinition]:
             metrics="metrics/pageviews_quarantine.sql",
             deps=[RAW_PAGEVIEWS_EXTRACT],
             partitions_def=partitions.hourly,
-            partition_expr="load_hour",
+            partition_column="load_hour",
+            warehouse_kind=settings.warehouse,
             group_name="capture",
             backfill_policy=ONE_RUN_PER_PARTITION,
         ),

@@ -5,57 +5,94 @@ from collections.abc import Iterator
 from dagster import (
     AssetDep,
     AssetExecutionContext,
+    AssetMaterialization,
     AssetsDefinition,
+    AssetSpec,
     BackfillPolicy,
-    Output,
+    MaterializeResult,
     TimeWindowPartitionMapping,
-    asset,
+    multi_asset,
 )
 
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
-from pageview_platform.assets.sql_asset import WAREHOUSE_IO, kinds
-from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
-from pageview_platform.warehouse.session import WarehouseResource, execute
-from pageview_platform.warehouse.sql import SqlRelation, read_sql
+from pageview_platform.assets.sql_asset import kinds
+from pageview_platform.settings import Settings
+from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
+from pageview_platform.warehouse.session import (
+    WarehouseResource,
+    execute,
+    metrics_row,
+    replace_partition,
+    transaction,
+)
+from pageview_platform.warehouse.sql import read_sql
 
 USER_POSTCODE_HISTORY = ["core", "user_postcode_history"]
+CURRENT_POSTCODE_BY_USER = ["agg", "current_postcode_by_user"]
 
 
-def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
-    """The postcode history asset."""
+def build_history_assets(partitions: Partitions, settings: Settings) -> list[AssetsDefinition]:
+    """The postcode history, and the record of where each user's views are counted, which only
+    the history's re-attribution writes: one step, two tables."""
+    # The pageviews module imports this one for its dependency on the history.
+    from pageview_platform.assets.pageviews import (
+        AT_VIEW_AGGREGATES,
+        CURRENT_AGGREGATES,
+        PAGEVIEW_FACT,
+    )
 
-    @asset(
-        key=USER_POSTCODE_HISTORY,
-        deps=[
-            RAW_USERS_EXTRACT,
-            # Versions starting on day D depend on the versions before D.
-            AssetDep(
+    where = kinds(settings.warehouse)
+
+    @multi_asset(
+        name="user_postcode_history",
+        specs=[
+            AssetSpec(
                 USER_POSTCODE_HISTORY,
-                partition_mapping=TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
+                description="Each user's postcode versions (valid_from, valid_to, is_current);"
+                " a partition holds the versions starting that day. Its transaction also"
+                " re-attributes the views of the users whose versions changed, in the fact and"
+                " the aggregates.",
+                deps=[
+                    RAW_USERS_EXTRACT,
+                    # Versions starting on day D depend on the versions before D.
+                    AssetDep(
+                        USER_POSTCODE_HISTORY,
+                        partition_mapping=TimeWindowPartitionMapping(
+                            start_offset=-1, end_offset=-1
+                        ),
+                    ),
+                ],
+                kinds=where,
+                group_name="history",
+                skippable=True,
+            ),
+            AssetSpec(
+                CURRENT_POSTCODE_BY_USER,
+                description="The postcode each user's views are counted under in the"
+                " current-postcode aggregates; rewritten for the users whose versions a history"
+                " partition changed, in its transaction.",
+                deps=[USER_POSTCODE_HISTORY],
+                kinds=where,
+                group_name="history",
+                skippable=True,
             ),
         ],
         partitions_def=partitions.daily,
         backfill_policy=BackfillPolicy.single_run(),
-        metadata={"partition_expr": "valid_from"},
-        io_manager_key=WAREHOUSE_IO,
-        kinds=kinds(),
-        group_name="history",
         retry_policy=WAREHOUSE_RETRY_POLICY,
-        output_required=False,
     )
     def user_postcode_history(
         context: AssetExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[Output[SqlRelation]]:
+    ) -> Iterator[MaterializeResult | AssetMaterialization]:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
         whose versions changed, in the fact and both aggregates."""
         params = window(context)
-        with fail_fast_unless_transient():
-            with warehouse.connection() as con:
-                anything, later = execute(
-                    con, read_sql("guards/users_history_window.sql"), params
-                ).fetchone()
+        with warehouse.fail_fast_unless_transient(), warehouse.connection() as con:
+            anything, later = execute(
+                con, read_sql("guards/users_history_window.sql"), params
+            ).fetchone()
             if not anything:
                 # No version can start where no snapshot was accepted: materializing the
                 # window would show history that is not there. The run ends without one.
@@ -67,17 +104,42 @@ def build_history_assets(partitions: Partitions) -> list[AssetsDefinition]:
                     f" materialize the range from {context.partition_keys[0]} through"
                     f" {later:%Y-%m-%d} in one run instead"
                 )
-        yield Output(
-            SqlRelation.from_file(
-                "transform/user_postcode_history.sql",
-                params,
-                after=(
-                    "transform/user_postcode_history_close_versions.sql",
-                    "transform/reattribute_pageviews.sql",
-                    "transform/apply_aggregate_deltas.sql",
-                ),
-                metrics="metrics/user_postcode_history.sql",
+            with transaction(con):
+                metadata = replace_partition(
+                    con,
+                    "core.user_postcode_history",
+                    "valid_from",
+                    params,
+                    "transform/user_postcode_history.sql",
+                    after=(
+                        "transform/user_postcode_history_close_versions.sql",
+                        "transform/reattribute_pageviews.sql",
+                        "transform/apply_aggregate_deltas.sql",
+                    ),
+                    metrics="metrics/user_postcode_history.sql",
+                )
+                moved = metrics_row(con, read_sql("metrics/reattribution.sql"), params)
+        yield MaterializeResult(asset_key=USER_POSTCODE_HISTORY, metadata=metadata)
+        # The re-attribution changed tables the merge owns, across loads: reported as
+        # materializations of the whole table (no partition, so no load's status changes).
+        partitions_note = {"history_partitions": ", ".join(context.partition_keys)}
+        changed = [
+            *((PAGEVIEW_FACT, *AT_VIEW_AGGREGATES) if moved["views_moved_at_view"] else ()),
+            *(CURRENT_AGGREGATES if moved["views_moved_current"] else ()),
+        ]
+        for key in changed:
+            yield AssetMaterialization(
+                key,
+                description="Views re-attributed by a postcode history rebuild.",
+                metadata={
+                    "views_moved_at_view": moved["views_moved_at_view"],
+                    "views_moved_current": moved["views_moved_current"],
+                    **partitions_note,
+                },
             )
+        yield MaterializeResult(
+            asset_key=CURRENT_POSTCODE_BY_USER,
+            metadata={"users_recounted": moved["users_recounted"]},
         )
 
     return [user_postcode_history]

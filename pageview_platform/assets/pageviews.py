@@ -1,11 +1,11 @@
-"""The pageview fact and the two hourly aggregates the BI views read, merged load by load."""
+"""The pageview fact, the two hourly aggregates and their daily and monthly rollups the BI views
+read, merged load by load."""
 
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetsDefinition,
@@ -16,11 +16,13 @@ from dagster import (
 )
 
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
-from pageview_platform.assets.history import USER_POSTCODE_HISTORY
+from pageview_platform.assets.history import CURRENT_POSTCODE_BY_USER, USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
 from pageview_platform.assets.sql_asset import kinds
-from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
+from pageview_platform.settings import Settings
+from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
 from pageview_platform.warehouse.session import (
+    Connection,
     WarehouseResource,
     execute,
     metrics_row,
@@ -32,12 +34,28 @@ from pageview_platform.warehouse.sql import read_sql
 PAGEVIEW_FACT = ["core", "pageview_fact"]
 AT_VIEW_HOURLY = ["agg", "pageviews_by_postcode_at_view_hourly"]
 CURRENT_HOURLY = ["agg", "pageviews_by_current_postcode_hourly"]
+AT_VIEW_DAILY = ["agg", "pageviews_by_postcode_at_view_daily"]
+AT_VIEW_MONTHLY = ["agg", "pageviews_by_postcode_at_view_monthly"]
+CURRENT_DAILY = ["agg", "pageviews_by_current_postcode_daily"]
+CURRENT_MONTHLY = ["agg", "pageviews_by_current_postcode_monthly"]
+# The rollups of each hourly aggregate, moved by the same deltas in the same transactions
+# (transform/apply_aggregate_deltas.sql): (key, its hourly aggregate, period).
+ROLLUPS = (
+    (AT_VIEW_DAILY, AT_VIEW_HOURLY, "day"),
+    (AT_VIEW_MONTHLY, AT_VIEW_HOURLY, "month"),
+    (CURRENT_DAILY, CURRENT_HOURLY, "day"),
+    (CURRENT_MONTHLY, CURRENT_HOURLY, "month"),
+)
+# The aggregates by postcode at view, and by current postcode, each hourly one with its rollups.
+AT_VIEW_AGGREGATES = (AT_VIEW_HOURLY, AT_VIEW_DAILY, AT_VIEW_MONTHLY)
+CURRENT_AGGREGATES = (CURRENT_HOURLY, CURRENT_DAILY, CURRENT_MONTHLY)
 
 _NOTE = " A partition is a pageviews load merged in, whichever hours its views fall in."
 
 
-def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
-    """The fact and both aggregates, written together by merging each captured load."""
+def build_pageview_assets(partitions: Partitions, settings: Settings) -> list[AssetsDefinition]:
+    """The fact, both aggregates and their rollups, written together by merging each load."""
+    where = kinds(settings.warehouse)
 
     @multi_asset(
         name="pageview_fact_and_aggregates",
@@ -47,7 +65,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="One row per distinct pageview, counted once across overlapping"
                 " loads, with the postcode the user had when viewing." + _NOTE,
                 deps=[RAW_PAGEVIEWS_EXTRACT, USER_POSTCODE_HISTORY],
-                kinds=kinds(),
+                kinds=where,
                 group_name="pageviews",
                 skippable=True,
             ),
@@ -56,17 +74,29 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
                 description="Pageviews per hour per postcode the user had at the time of the"
                 " view." + _NOTE,
                 deps=[PAGEVIEW_FACT],
-                kinds=kinds(),
+                kinds=where,
                 group_name="pageviews",
                 skippable=True,
             ),
             AssetSpec(
                 CURRENT_HOURLY,
                 description="Pageviews per hour per user's current (most recent) postcode." + _NOTE,
-                deps=[PAGEVIEW_FACT],
-                kinds=kinds(),
+                deps=[PAGEVIEW_FACT, CURRENT_POSTCODE_BY_USER],
+                kinds=where,
                 group_name="pageviews",
                 skippable=True,
+            ),
+            *(
+                AssetSpec(
+                    key,
+                    description=f"Pageviews per {period} per postcode, the rollup of"
+                    f" {'.'.join(hourly)}, moved with it in the same transaction." + _NOTE,
+                    deps=[hourly],
+                    kinds=where,
+                    group_name="pageviews",
+                    skippable=True,
+                )
+                for key, hourly, period in ROLLUPS
             ),
         ],
         partitions_def=partitions.hourly,
@@ -77,10 +107,10 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
     def pageview_fact_and_aggregates(
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
-        """Merges the run's loads into the fact and moves both aggregates by the difference, in
-        one transaction, so the BI views never see one without the other."""
+        """Merges the run's loads into the fact and moves both aggregates and their rollups by the
+        difference, in one transaction, so the BI views never see one without the other."""
         params = window(context)
-        with fail_fast_unless_transient(), warehouse.connection() as con:
+        with warehouse.fail_fast_unless_transient(), warehouse.connection() as con:
             if not captured_loads(con, params):
                 # Materializing an hour no load was captured for would show data that is not
                 # there: the run ends without a materialization, its checks skipped.
@@ -95,7 +125,7 @@ def build_pageview_assets(partitions: Partitions) -> list[AssetsDefinition]:
             asset_key=PAGEVIEW_FACT,
             metadata={**metrics, "replaced_loads": merged.replaced_loads, **profile},
         )
-        for key in (AT_VIEW_HOURLY, CURRENT_HOURLY):
+        for key in (*AT_VIEW_AGGREGATES, *CURRENT_AGGREGATES):
             yield MaterializeResult(
                 asset_key=key,
                 metadata={name: metrics[name] for name in ("added_views", "hours_touched")},
@@ -113,7 +143,7 @@ class MergedLoads:
     seconds: Counter[str] = field(default_factory=Counter)
 
 
-def merge_loads(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> MergedLoads:
+def merge_loads(con: Connection, params: dict[str, object]) -> MergedLoads:
     """Merges the captured loads of the window into the fact and both aggregates, inside the
     caller's transaction (the multi-asset's, or a quarantine replay's)."""
     (replaced_loads,) = execute(
@@ -128,15 +158,18 @@ def merge_loads(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> Me
     # A range merges its loads one after the other: max() composes.
     for load in _hours(params["start"], params["end"]):
         load_params = {"start": load, "end": load + HOUR}
-        for script in ("merge_pageviews_load", "apply_aggregate_deltas"):
-            merged.seconds.update(run_script(con, read_sql(f"transform/{script}.sql"), load_params))
+        for script in (
+            "transform/merge_pageviews_load.sql",
+            "transform/apply_aggregate_deltas.sql",
+        ):
+            merged.seconds.update(run_script(con, read_sql(script), load_params))
         merged.metrics.update(
             metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)
         )
     return merged
 
 
-def captured_loads(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> int:
+def captured_loads(con: Connection, params: dict[str, object]) -> int:
     """How many loads of the window were ever captured."""
     (count,) = execute(con, read_sql("guards/pageview_loads_captured.sql"), params).fetchone()
     return count

@@ -1,33 +1,50 @@
-"""Assets whose body is one SQL file evaluated by the warehouse over the run's partitions."""
+"""Assets whose body replaces the run's partitions with one SQL file evaluated by the warehouse."""
 
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence
 
 from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetsDefinition,
     BackfillPolicy,
+    MaterializeResult,
     PartitionsDefinition,
     asset,
 )
 
 from pageview_platform.assets.partitions import window
-from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import WAREHOUSE_RETRY_POLICY, fail_fast_unless_transient
-from pageview_platform.warehouse.sql import SqlRelation
-
-WAREHOUSE_IO = "warehouse_io_manager"
+from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
+from pageview_platform.warehouse.session import WarehouseResource, replace_partition, transaction
 
 
-def kinds() -> set[str]:
-    """Where the UI shows an asset lives: the configured warehouse, written in SQL."""
-    return {get_settings().warehouse, "sql"}
+def kinds(warehouse: str) -> set[str]:
+    """Where the UI shows an asset lives: the configured WAREHOUSE, written in SQL."""
+    return {warehouse, "sql"}
 
 
-# A range of partitions is one SQL statement over the whole window, so one run.
-ONE_RUN_PER_RANGE = BackfillPolicy.single_run()
 # Captures copy one load each, and their quarantine runs in the same job with them.
 ONE_RUN_PER_PARTITION = BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
+def write_partition(
+    warehouse: WarehouseResource,
+    key: Sequence[str],
+    partition_column: str,
+    params: Mapping[str, object],
+    sql: str,
+    after: Sequence[str] = (),
+    metrics: str | None = None,
+) -> MaterializeResult:
+    """Replaces the window of the asset KEY's table with SQL's rows and runs the AFTER scripts,
+    in one transaction; the materialization carries what it wrote (see replace_partition)."""
+    table = ".".join(key)
+    with (
+        warehouse.fail_fast_unless_transient(),
+        warehouse.connection() as con,
+        transaction(con),
+    ):
+        metadata = replace_partition(con, table, partition_column, params, sql, after, metrics)
+    return MaterializeResult(asset_key=list(key), metadata=metadata)
 
 
 def sql_asset(
@@ -36,20 +53,19 @@ def sql_asset(
     description: str,
     sql: str,
     partitions_def: PartitionsDefinition,
-    partition_expr: str,
+    partition_column: str,
     group_name: str,
+    warehouse_kind: str,
+    backfill_policy: BackfillPolicy,
     deps: Sequence[AssetDep | Sequence[str]] = (),
     after: Sequence[str] = (),
     metrics: str | None = None,
     params: Callable[[AssetExecutionContext], dict[str, object]] = window,
-    backfill_policy: BackfillPolicy | None = ONE_RUN_PER_RANGE,
-    required_resource_keys: Set[str] = frozenset(),
 ) -> AssetsDefinition:
-    """An asset written by the I/O manager from `sql` (a file under pageview_platform/sql).
+    """An asset whose partitions hold the rows of `sql` (a file under pageview_platform/sql).
 
     `after` names SQL files run in the same transaction once the rows are written; `metrics`
-    names a query whose one row becomes numeric metadata (see SqlRelation); `params` may use
-    the resources named in `required_resource_keys`.
+    names a query whose one row becomes numeric metadata (see replace_partition).
     """
 
     @asset(
@@ -58,15 +74,15 @@ def sql_asset(
         deps=list(deps),
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
-        metadata={"partition_expr": partition_expr},
-        io_manager_key=WAREHOUSE_IO,
-        kinds=kinds(),
+        kinds=kinds(warehouse_kind),
         group_name=group_name,
-        required_resource_keys=set(required_resource_keys),
         retry_policy=WAREHOUSE_RETRY_POLICY,
     )
-    def _sql_asset(context: AssetExecutionContext) -> SqlRelation:
-        with fail_fast_unless_transient():
-            return SqlRelation.from_file(sql, params(context), tuple(after), metrics)
+    def _sql_asset(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> MaterializeResult:
+        with warehouse.fail_fast_unless_transient():
+            values = params(context)
+        return write_partition(warehouse, key, partition_column, values, sql, after, metrics)
 
     return _sql_asset

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pageview_platform.bench.measure import DuckDbMemory, Stage, measured
-from pageview_platform.warehouse.duckdb import execute
+from pageview_platform.warehouse.session import execute
 from pageview_platform.warehouse.sql import read_sql, split_statements
 
 # The name the SQL files give the warehouse file while a capture reads its landing table.

@@ -1,4 +1,8 @@
-"""Picks the warehouse for the environment: DuckDB by default, Snowflake in production."""
+"""Picks the warehouse for the environment: DuckDB by default, Snowflake in production.
+
+The Snowflake module (and the connector, sqlglot, pyarrow behind it) is imported only when the
+settings name Snowflake.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from pageview_platform.assets.sql_asset import WAREHOUSE_IO
 from pageview_platform.settings import Settings, SettingsError, SnowflakeSettings
 from pageview_platform.warehouse import duckdb as duckdb_warehouse
-from pageview_platform.warehouse import snowflake as snowflake_warehouse
 from pageview_platform.warehouse.session import Connection, WarehouseResource
 
 # Secrets reach the resources through EnvVar, so the UI's resource config never shows them.
@@ -29,8 +31,10 @@ def _snowflake_config(snowflake: SnowflakeSettings) -> dict[str, Any]:
 def warehouse_resource(settings: Settings) -> WarehouseResource:
     """The `warehouse` resource of the environment's warehouse."""
     if settings.snowflake is not None:
+        from pageview_platform.warehouse import snowflake as snowflake_warehouse
+
         return snowflake_warehouse.SnowflakeWarehouse(**_snowflake_config(settings.snowflake))
-    return duckdb_warehouse.Warehouse(
+    return duckdb_warehouse.DuckDBWarehouse(
         database=str(settings.duckdb_path),
         connection_config=settings.duckdb_connection_config,
         start_date=settings.start_date.isoformat(),
@@ -38,24 +42,16 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
 
 
 def warehouse_resources(settings: Settings) -> dict[str, Any]:
-    """The I/O manager and the connection resource for the configured warehouse."""
-    if settings.snowflake is not None:
-        io_manager: dg.ConfigurableIOManagerFactory = (
-            snowflake_warehouse.SnowflakeWarehouseIOManager(**_snowflake_config(settings.snowflake))
-        )
-    else:
-        io_manager = duckdb_warehouse.WarehouseIOManager(
-            database=str(settings.duckdb_path),
-            connection_config=settings.duckdb_connection_config,
-            start_date=settings.start_date.isoformat(),
-        )
-    return {WAREHOUSE_IO: io_manager, "warehouse": warehouse_resource(settings)}
+    """The resources of the configured warehouse: the `warehouse` every asset writes through."""
+    return {"warehouse": warehouse_resource(settings)}
 
 
 @contextmanager
 def open_connection(settings: Settings) -> Iterator[Connection]:
     """A connection to the configured warehouse, for the CLI; closed when the block ends."""
     if settings.snowflake is not None:
+        from pageview_platform.warehouse import snowflake as snowflake_warehouse
+
         with snowflake_warehouse.session(settings.snowflake.resource_config()) as session:
             yield session
         return
@@ -76,6 +72,8 @@ def deploy_schema(settings: Settings, grants: bool) -> list[str]:
         with open_connection(settings) as connection:
             duckdb_warehouse.deploy_schema(connection, settings.start_date, landing=True)
             return [f"deployed {settings.duckdb_path}"]
+    from pageview_platform.warehouse import snowflake as snowflake_warehouse
+
     snowflake = settings.snowflake
     with snowflake_warehouse.session(snowflake.resource_config()) as session:
         ran = snowflake_warehouse.deploy_schema(session, settings.start_date)

@@ -1,28 +1,20 @@
-"""Snowflake as the warehouse: sessions that run the platform's SQL, schema deployment, grants and
-a transactional I/O manager built on dagster-snowflake and dagster-snowflake-pandas."""
+"""Snowflake as the warehouse: sessions that run the platform's SQL (on dagster-snowflake's
+connection), schema deployment and grants."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-import pandas as pd
-from dagster import OutputContext
-from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_snowflake import SnowflakeResource
-from dagster_snowflake.snowflake_io_manager import SnowflakeDbClient, SnowflakeIOManager
-from dagster_snowflake_pandas import SnowflakePandasTypeHandler
-from snowflake.connector import pandas_tools
+from snowflake.connector.errors import ProgrammingError
 
 from pageview_platform.warehouse.dialect import SCRATCH_SCHEMA, scratch_ddl, to_snowflake
-from pageview_platform.warehouse.duckdb import SqlRelationTypeHandler
 from pageview_platform.warehouse.session import WarehouseResource
-from pageview_platform.warehouse.sql import SQL_ROOT, SqlRelation, split_statements
+from pageview_platform.warehouse.sql import SQL_ROOT, identifier, split_statements
 
 # The connection fields of dagster-snowflake's resource that this platform sets.
 CONNECTION_FIELDS = (
@@ -37,15 +29,19 @@ CONNECTION_FIELDS = (
     "database",
     "additional_snowflake_connection_args",
 )
-# Names the platform writes into SQL text (tables, partition columns, roles): plain identifiers.
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# 000625: a statement gave up waiting for a table another transaction holds locked (too many
+# waiters, or LOCK_TIMEOUT reached). The connector raises it as a ProgrammingError.
+LOCK_WAIT_ERRNOS = frozenset({625})
 
 
-def identifier(name: str) -> str:
-    """NAME, if it is a plain identifier; anything else is refused before it reaches SQL."""
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"{name!r} is not a plain SQL identifier")
-    return name
+class SnowflakeLockError(ProgrammingError):
+    """A statement aborted waiting for another transaction's lock: it may succeed when retried."""
+
+
+def _lock_error(err: ProgrammingError) -> bool:
+    return err.errno in LOCK_WAIT_ERRNOS or (
+        err.sqlstate == "57014" and "lock" in (err.raw_msg or "").lower()
+    )
 
 
 class SnowflakeResult:
@@ -101,7 +97,19 @@ class SnowflakeSession:
     def execute_native(self, sql: str, values: Sequence[object] = ()) -> Any:
         """Runs one statement already in Snowflake's dialect, values bound to :1, :2, ..."""
         cursor = self._connection.cursor()
-        cursor.execute(sql, list(values) if values else None)
+        try:
+            cursor.execute(sql, list(values) if values else None)
+        except ProgrammingError as err:
+            if _lock_error(err) and not isinstance(err, SnowflakeLockError):
+                raise SnowflakeLockError(
+                    msg=err.raw_msg,
+                    errno=err.errno,
+                    sqlstate=err.sqlstate,
+                    sfqid=err.sfqid,
+                    query=err.query,
+                    send_telemetry=False,
+                ) from err
+            raise
         return cursor
 
     def close(self) -> None:
@@ -173,137 +181,10 @@ def bi_grants(database: str, role: str, warehouse: str, grants_role: str) -> lis
     ]
 
 
-def _table(table_slice: TableSlice) -> str:
-    return f"{identifier(table_slice.schema)}.{identifier(table_slice.table)}"
-
-
-def _slice_where(table_slice: TableSlice) -> tuple[str, dict[str, object]]:
-    """The slice's partition window as a predicate with bound values (UTC, without zone)."""
-    clauses, params = [], {}
-    for n, dimension in enumerate(table_slice.partition_dimensions):
-        column = identifier(dimension.partition_expr)
-        start, end = dimension.partitions
-        clauses.append(f"{column} >= $slice_start_{n} AND {column} < $slice_end_{n}")
-        params[f"slice_start_{n}"] = start.replace(tzinfo=None)
-        params[f"slice_end_{n}"] = end.replace(tzinfo=None)
-    return " AND ".join(clauses) or "TRUE", params
-
-
-class TransactionalSnowflakeClient(SnowflakeDbClient):
-    """Makes the partition delete and the insert one transaction, so a failed write changes nothing.
-
-    Tables exist before any run (deploy-schema), so the transaction holds no DDL, which on
-    Snowflake would commit it half way; and the delete surfaces every error, where the stock
-    client ignores "does not exist" and a wrong partition_expr would duplicate a partition.
-    """
-
-    @staticmethod
-    @contextmanager
-    def connect(context, table_slice) -> Iterator[SnowflakeSession]:
-        with session(context.resource_config) as connection:
-            try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-
-    @staticmethod
-    def ensure_schema_exists(context: OutputContext, table_slice: TableSlice, connection) -> None:
-        """Schemas come from deploy-schema, never from an asset key."""
-
-    @staticmethod
-    def delete_table_slice(context: OutputContext, table_slice: TableSlice, connection) -> None:
-        """Opens the write's transaction with the partition delete, sent with the first insert."""
-        where, params = _slice_where(table_slice)
-        connection.begin_with(f"DELETE FROM {_table(table_slice)} WHERE {where}", params)
-
-
-def _select(table_slice: TableSlice) -> tuple[str, dict[str, object]]:
-    columns = ", ".join(identifier(c) for c in table_slice.columns or []) or "*"
-    where, params = _slice_where(table_slice)
-    return f"SELECT {columns} FROM {_table(table_slice)} WHERE {where}", params
-
-
-class SnowflakeSqlRelationTypeHandler(SqlRelationTypeHandler):
-    """Writes a SqlRelation with INSERT ... SELECT inside Snowflake, by column name."""
-
-    def rows_in_slice(self, connection, table_slice: TableSlice) -> int:
-        where, params = _slice_where(table_slice)
-        sql = f"SELECT count(*) FROM {_table(table_slice)} WHERE {where}"
-        return connection.execute(sql, params).fetchone()[0]
-
-    def columns(self, connection, table_slice: TableSlice) -> list[tuple[str, str]]:
-        return connection.execute(
-            "SELECT lower(column_name), data_type FROM information_schema.columns"
-            " WHERE lower(table_schema) = $schema AND lower(table_name) = $table"
-            " ORDER BY ordinal_position",
-            {"schema": table_slice.schema, "table": table_slice.table},
-        ).fetchall()
-
-    def load_input(self, context, table_slice: TableSlice, connection) -> SqlRelation:
-        return SqlRelation(*_select(table_slice))
-
-
-class SnowflakeFrameTypeHandler(SnowflakePandasTypeHandler):
-    """dagster-snowflake-pandas' handler, made transactional and able to write empty frames.
-
-    write_pandas creates a stage (DDL, which commits an open transaction) and fails on an empty
-    frame. So a frame is staged first, from a second session, into a transient scratch table,
-    before the write's transaction begins (the delete is held back until then); the transaction
-    then only inserts it, by column name. An empty frame stages nothing: the delete alone
-    leaves the partition empty.
-    """
-
-    def handle_output(
-        self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection
-    ) -> Mapping[str, Any]:
-        if obj.empty:
-            return dict(TableMetadataSet(row_count=0))
-        frame = obj.rename(columns=str.lower)
-        staging = f"frame_{identifier(table_slice.schema)}_{identifier(table_slice.table)}"
-        with connection.resource.get_connection() as staging_connection:
-            pandas_tools.write_pandas(
-                staging_connection,
-                frame,
-                staging,
-                schema=SCRATCH_SCHEMA,
-                auto_create_table=True,
-                overwrite=True,
-                table_type="transient",
-                quote_identifiers=False,
-                # Timestamps as TIMESTAMP_NTZ rather than epoch numbers.
-                use_logical_type=True,
-            )
-        columns = ", ".join(identifier(c) for c in frame.columns)
-        connection.execute(
-            f"INSERT INTO {_table(table_slice)} ({columns})"
-            f" SELECT {columns} FROM {SCRATCH_SCHEMA}.{staging}"
-        )
-        return dict(TableMetadataSet(row_count=len(frame)))
-
-
-class SnowflakeWarehouseIOManager(SnowflakeIOManager):
-    """Persists assets in Snowflake; partition replace is one transaction."""
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [SnowflakeSqlRelationTypeHandler(), SnowflakeFrameTypeHandler()]
-
-    def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
-            db_client=TransactionalSnowflakeClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=SqlRelation,
-            io_manager_name="SnowflakeWarehouseIOManager",
-        )
-
-
 class SnowflakeWarehouse(WarehouseResource):
     """A connection to the Snowflake database of the environment."""
 
+    on_snowflake: ClassVar[bool] = True
     account: str
     user: str
     role: str

@@ -1,9 +1,8 @@
-"""SQL files and the relations assets hand to the I/O manager."""
+"""SQL files: where they are, their statements, and the values and names bound into them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -11,6 +10,16 @@ from pathlib import Path
 from dagster import TimeWindow
 
 SQL_ROOT = Path(__file__).resolve().parent.parent / "sql"
+
+# Names the platform writes into SQL text (tables, partition columns, roles): plain identifiers.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def identifier(name: str) -> str:
+    """NAME, if it is a plain identifier; anything else is refused before it reaches SQL."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain SQL identifier")
+    return name
 
 
 @cache
@@ -36,36 +45,3 @@ def window_params(window: TimeWindow) -> dict[str, datetime]:
         "start": window.start.replace(tzinfo=None),
         "end": window.end.replace(tzinfo=None),
     }
-
-
-@dataclass(frozen=True)
-class SqlRelation:
-    """A SELECT the warehouse evaluates and writes into the asset's table, never through Python.
-
-    `after` holds named scripts run in the same transaction once the rows are written, for the
-    bookkeeping a partition write implies beyond its own rows (closing SCD2 versions). Each
-    statement's time is metadata (`seconds_<name>.<what it writes>`), as is the write's
-    (`seconds_write`).
-    `metrics` is a query returning one row whose columns become numeric metadata of the
-    materialization, so the UI plots them over partitions.
-    """
-
-    sql: str
-    params: Mapping[str, object] = field(default_factory=dict)
-    after: tuple[tuple[str, str], ...] = ()
-    metrics: str | None = None
-
-    @classmethod
-    def from_file(
-        cls,
-        path: str,
-        params: Mapping[str, object],
-        after: tuple[tuple[str, str], ...] = (),
-        metrics: str | None = None,
-    ) -> SqlRelation:
-        return cls(
-            read_sql(path),
-            params,
-            tuple((Path(p).stem, read_sql(p)) for p in after),
-            read_sql(metrics) if metrics else None,
-        )
