@@ -10,6 +10,7 @@ from typing import Any
 
 from dagster import (
     AssetCheckEvaluation,
+    Config,
     ConfigurableResource,
     DagsterEventType,
     DefaultSensorStatus,
@@ -22,24 +23,22 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
-from dagster._core.storage.tags import (
+from pydantic import Field
+
+from pageview_platform.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
+    SerializableErrorInfo,
 )
-from dagster._utils.error import SerializableErrorInfo
-from dagster_slack import SlackResource
-from pydantic import Field
-
-from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS, connect
-from pageview_platform.warehouse.snowflake import session
+from pageview_platform.warehouse.duckdb import connect
+from pageview_platform.warehouse.errors import transient_errors
+from pageview_platform.warehouse.session import WarehouseResource
 
 # The kinds of alert the platform raises (ops.alerts.kind).
 RUN_FAILURE = "run_failure"  # a run of this code location failed; subject: the job
 CHECK_FAILURE = "check_failure"  # an asset check evaluated to failed; subject: asset:check
 MISSED_LOAD = "missed_load"  # a landing load did not arrive in time; subject: the landing table
-STALE_DATA = "stale_data"  # an asset is older than it should be; subject: the asset
 # A run refused an action that would have overwritten data (a capture of another partition's
 # load); it changed nothing and is not a failure. Subject: the asset.
 ACTION_REFUSED = "action_refused"
@@ -61,6 +60,25 @@ _CHECK_EVENTS_PER_TICK = 100
 _METADATA_VALUE_CHARS = 80
 
 
+class SnowflakeConnection(Config):
+    """The Snowflake connection alerts are recorded through: the `warehouse` resource's fields."""
+
+    account: str
+    user: str
+    role: str
+    warehouse: str
+    database: str
+    password: str | None = None
+    private_key: str | None = None
+    private_key_path: str | None = None
+    additional_snowflake_connection_args: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, warehouse: WarehouseResource) -> SnowflakeConnection:
+        """The connection of the Snowflake WAREHOUSE resource; its secrets stay EnvVars."""
+        return cls(**{name: getattr(warehouse, name) for name in cls.model_fields})
+
+
 class AlertSink(ConfigurableResource):
     """Records every alert in the log and ops.alerts, and posts it to Slack when configured."""
 
@@ -72,9 +90,8 @@ class AlertSink(ConfigurableResource):
     lock_wait_seconds: float = Field(
         default=3.0, description="How long to wait for a warehouse another process is writing."
     )
-    on_snowflake: bool = Field(
-        default=False,
-        description="Record in Snowflake (connection from the SNOWFLAKE_* variables), not DuckDB.",
+    snowflake: SnowflakeConnection | None = Field(
+        default=None, description="Record in this Snowflake database instead of the DuckDB file."
     )
 
     def raise_alert(self, kind: str, subject: str, message: str, run_id: str | None = None) -> None:
@@ -83,6 +100,9 @@ class AlertSink(ConfigurableResource):
         if self.slack_token is None or self.slack_channel is None:
             return
         text = f"[{kind}] {subject}: {message}" + (f" (run {run_id})" if run_id else "")
+        # Imported here: a code location without Slack never loads its client.
+        from dagster_slack import SlackResource
+
         try:
             SlackResource(token=self.slack_token).get_client().chat_postMessage(
                 channel=self.slack_channel, text=text
@@ -123,9 +143,11 @@ class AlertSink(ConfigurableResource):
             )
 
     def _insert(self, row: Mapping[str, object]) -> None:
-        snowflake_settings = get_settings().snowflake if self.on_snowflake else None
-        if snowflake_settings is not None:
-            with session(snowflake_settings.resource_config()) as connection:
+        if self.snowflake is not None:
+            # Imported here: a DuckDB code location never loads the Snowflake connector.
+            from pageview_platform.warehouse.snowflake import session
+
+            with session(self.snowflake.model_dump(exclude_none=True)) as connection:
                 connection.execute(_INSERT_ALERT, row)
             return
         deadline = time.monotonic() + self.lock_wait_seconds
@@ -144,7 +166,7 @@ class AlertSink(ConfigurableResource):
                 finally:
                     connection.close()
                 return
-            except TRANSIENT_ERRORS:
+            except transient_errors(snowflake=False):
                 if time.monotonic() + pause > deadline:
                     raise
                 time.sleep(pause)

@@ -2,9 +2,10 @@
 
 Landing sensors notice a new load by its fingerprint and start its ingest run, once per load
 (run key): capture, history or merge, all in that one run. Only a back-dated users snapshot
-needs a second run (its history as a range), which a follow-up sensor plans with the same
-function the CLI uses. Runs the CLI started are left to the CLI. A run is requested only for
-something to do: a capture that materialized, or one the fact has not merged since.
+needs a second run (its history as a range), which a follow-up sensor starts; what runs for a
+load is planned once, in planner.py, for these sensors and the CLI alike. Runs the CLI started
+are left to the CLI. A run is requested only for something to do: a capture that materialized,
+or one the fact has not merged since.
 """
 
 import copy
@@ -36,18 +37,17 @@ from dagster import (
     schedule,
     sensor,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
 from pageview_platform.assets.landing_guard import landing_fingerprint
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
-from pageview_platform.ingest import day_key, history_end_after_capture, hour_key
+from pageview_platform.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from pageview_platform.jobs import (
     accept_held_users_snapshot,
     capture_users_snapshot,
@@ -56,8 +56,10 @@ from pageview_platform.jobs import (
     merge_pageviews_loads,
     update_postcode_history,
 )
-from pageview_platform.runs import STARTED_BY_CLI_TAG, fail_orphaned_runs
-from pageview_platform.settings import get_settings
+from pageview_platform.orphaned_runs import STARTED_BY_CLI_TAG, fail_orphaned_runs
+from pageview_platform.partition_keys import day_key, from_hour_key, hour_key
+from pageview_platform.planner import UsersSnapshot, history_rebuild, plan
+from pageview_platform.settings import Settings
 from pageview_platform.warehouse.session import Connection, WarehouseResource
 
 CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
@@ -159,7 +161,7 @@ def capture_new_pageviews_load(
     load_hour = busiest_hour or previous_hour
 
     def skipped_since(last_key: str) -> list[str]:
-        last = datetime.strptime(last_key, "%Y-%m-%d-%H:%M")
+        last = from_hour_key(last_key)
         return [hour_key(last + HOUR * n) for n in range(1, (load_hour - last) // HOUR)]
 
     return _capture_if_new(
@@ -196,7 +198,8 @@ def capture_new_users_snapshot(
         if con is None:
             return SkipReason("warehouse busy or not created yet")
         users_fingerprint = landing_fingerprint(con, "users_extract")
-        last = history_end_after_capture(con, snapshot_day)
+        # The plan's first run captures; a history range after it is the follow-up sensor's.
+        capture = plan(con, UsersSnapshot(snapshot_day))[0]
 
     def skipped_since(last_key: str) -> list[str]:
         last = date.fromisoformat(last_key)
@@ -207,9 +210,9 @@ def capture_new_users_snapshot(
         alerts,
         table="landing.users_extract",
         fingerprint=users_fingerprint,
-        partition_key=day_key(snapshot_day),
+        partition_key=capture.first,
         skipped_since=skipped_since,
-        job_name=(ingest_users_snapshot if last == snapshot_day else capture_users_snapshot).name,
+        job_name=capture.job_name,
     )
 
 
@@ -219,10 +222,6 @@ def _first_partition(context: RunStatusSensorContext) -> str | None:
     if tags.get(STARTED_BY_CLI_TAG):
         return None
     return tags.get(PARTITION_NAME_TAG) or tags.get(ASSET_PARTITION_RANGE_START_TAG)
-
-
-def _range_tags(first: str, last: str) -> dict[str, str]:
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
 def _materialized(instance: DagsterInstance, run_id: str, asset_key: AssetKey) -> bool:
@@ -257,10 +256,8 @@ def update_history_after_users_capture(
         if con is None:
             # Failing the tick makes the sensor see this run again on the next one.
             raise RuntimeError("warehouse busy; the next tick retries this run")
-        last = history_end_after_capture(con, date.fromisoformat(first))
-    return RunRequest(
-        run_key=f"history:{context.dagster_run.run_id}", tags=_range_tags(first, day_key(last))
-    )
+        history = history_rebuild(con, date.fromisoformat(first))
+    return RunRequest(run_key=f"history:{context.dagster_run.run_id}", tags=history.tags)
 
 
 _UNFINISHED = [
@@ -295,19 +292,32 @@ def _in_flight(instance: DagsterInstance, hours: list[str]) -> set[str]:
     return busy
 
 
-@schedule(
-    name=CATCH_UP_SCHEDULE,
-    job=merge_pageviews_loads,
-    cron_schedule="20 * * * *",
-    execution_timezone="UTC",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
-def merge_recent_loads(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
-    """Safety net: merges each of the last few loads whose capture the fact has not merged yet."""
+def build_catch_up_schedule(start_date: date) -> ScheduleDefinition:
+    """The catch-up schedule, over the hourly partitions that start at START_DATE."""
+    first_partition = datetime.combine(start_date, time())
+
+    @schedule(
+        name=CATCH_UP_SCHEDULE,
+        job=merge_pageviews_loads,
+        cron_schedule="20 * * * *",
+        execution_timezone="UTC",
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+    def merge_recent_loads(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+        """Safety net: merges each recent load whose capture the fact has not merged yet."""
+        return _loads_to_merge(context, first_partition)
+
+    return merge_recent_loads
+
+
+def _loads_to_merge(
+    context: ScheduleEvaluationContext, first_partition: datetime
+) -> list[RunRequest] | SkipReason:
+    """A merge for each of the last CATCH_UP_HOURS loads (from FIRST_PARTITION on) whose capture
+    the fact has not merged, and no run on its way will merge."""
     current = context.scheduled_execution_time.astimezone(UTC).replace(
         tzinfo=None, minute=0, second=0, microsecond=0
     )
-    first_partition = datetime.combine(get_settings().start_date, time())
     hours = [
         hour_key(hour)
         for hour in (current - HOUR * n for n in range(CATCH_UP_HOURS, 0, -1))
@@ -360,20 +370,18 @@ def fail_orphaned_cli_runs(context: SensorEvaluationContext) -> SkipReason:
     return SkipReason(f"{len(failed)} runs of dead CLI processes marked failed")
 
 
-def build_automation(
-    running: bool = True,
-) -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
+def build_automation(settings: Settings) -> tuple[list[SensorDefinition], list[ScheduleDefinition]]:
     """The landing sensors, the back-dated-history follow-up, the sweep of runs whose CLI process
-    died, and the catch-up schedule; RUNNING False makes them start stopped (PAGEVIEW_ENV=test
-    is driven by explicit runs only)."""
+    died, and the catch-up schedule over the partitions from the start date; they start stopped
+    where the environment's sensors do not run (PAGEVIEW_ENV=test is driven by explicit runs)."""
     sensors: list[SensorDefinition] = [
         capture_new_pageviews_load,
         capture_new_users_snapshot,
         update_history_after_users_capture,
         fail_orphaned_cli_runs,
     ]
-    schedules: list[ScheduleDefinition] = [merge_recent_loads]
-    if running:
+    schedules: list[ScheduleDefinition] = [build_catch_up_schedule(settings.start_date)]
+    if settings.environment.sensors_running:
         return sensors, schedules
     return [_stopped(s, DefaultSensorStatus.STOPPED) for s in sensors], [
         _stopped(s, DefaultScheduleStatus.STOPPED) for s in schedules

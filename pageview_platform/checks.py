@@ -35,7 +35,7 @@ from pageview_platform.assets.snapshot_holds import (
     not_empty,
     not_shrunk,
 )
-from pageview_platform.settings import get_settings
+from pageview_platform.settings import Settings
 from pageview_platform.warehouse.session import WarehouseResource, execute
 from pageview_platform.warehouse.sql import read_sql
 
@@ -213,9 +213,9 @@ def _quarantine_balance(
     return _check
 
 
-def build_asset_checks(partitions: Partitions) -> list[AssetChecksDefinition]:
-    """Every asset check of the graph."""
-    max_shrink = get_settings().max_snapshot_shrink
+def build_asset_checks(partitions: Partitions, settings: Settings) -> list[AssetChecksDefinition]:
+    """Every asset check of the graph; SETTINGS give the snapshot shrink a check tolerates."""
+    max_shrink = settings.max_snapshot_shrink
 
     @asset_check(
         asset=RAW_USERS_EXTRACT,

@@ -18,7 +18,7 @@ from pageview_platform.partition_keys import InvalidPartition, parse_day, parse_
 from pageview_platform.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:
-    from pageview_platform.replay import ReplayReport
+    from pageview_platform.replay_cli import ReplayReport
     from pageview_platform.settings import Settings
     from pageview_platform.start_date import StartDateMove
 
@@ -106,7 +106,7 @@ def _positive(text: str) -> int:
 
 def _quiet_dagster() -> None:
     """Dagster's per-event log lines drown the summary; they stay in the instance and the UI."""
-    from dagster._utils.warnings import BetaWarning, PreviewWarning, SupersessionWarning
+    from dagster import BetaWarning, PreviewWarning, SupersessionWarning
 
     for category in (BetaWarning, PreviewWarning, SupersessionWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pageview_platform.ingest import Ingest, WarehouseNotReady, require_warehouse
     from pageview_platform.runs import RunFailed, run_launcher
     from pageview_platform.start_date import NoWarehouse, check_recorded_start_date
-    from pageview_platform.warehouse.duckdb import TRANSIENT_ERRORS
+    from pageview_platform.warehouse.errors import transient_errors
 
     try:
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home.resolve())
@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_bench_command(settings, args)
             return 0
         if args.command == "replay-quarantine":
-            from pageview_platform.replay import QuarantineReplay
+            from pageview_platform.replay_cli import QuarantineReplay
 
             require_warehouse(settings)
             with run_launcher(settings.dagster_home) as launcher:
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunFailed, WarehouseNotReady, NoWarehouse) as err:
         print(f"pageview-platform: {err}", file=sys.stderr)
         return 1
-    except TRANSIENT_ERRORS as err:
+    except transient_errors(snowflake=False) as err:
         # Another process held the DuckDB file past the lock wait: nothing ran, retry later.
         first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(
@@ -227,7 +227,7 @@ def _set_start_date(settings: Settings, new: date) -> int:
     """Moves the warehouse's start date; then re-admits the views the earlier date accepts."""
     import dataclasses
 
-    from pageview_platform.replay import QuarantineReplay
+    from pageview_platform.replay_cli import QuarantineReplay
     from pageview_platform.runs import RunFailed, run_launcher
     from pageview_platform.start_date import move_start_date
 

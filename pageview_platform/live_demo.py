@@ -32,12 +32,11 @@ from dagster import (
     RunsFilter,
     partition_loading_context,
 )
-from dagster._core.definitions.run_request import InstigatorType
-from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from pageview_platform.assets.partitions import HOUR, Partitions
-from pageview_platform.ingest import day_key, hour_key
+from pageview_platform.dagster_internals import PARTITION_NAME_TAG, InstigatorType
 from pageview_platform.jobs import INGEST_PAGEVIEWS_LOAD
+from pageview_platform.partition_keys import day_key, hour_key
 from pageview_platform.settings import REPO_ROOT
 from pageview_platform.simulator import SimulationConfig, Simulator
 

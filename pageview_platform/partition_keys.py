@@ -48,5 +48,15 @@ def day_key(day: date) -> str:
     return day.isoformat()
 
 
+# The hourly partition key's format (Dagster's for hourly partitions); the CLI's --hour is
+# 2024-01-02T13 and the SQL's $start a naive UTC datetime: these functions convert between them.
+_HOUR_KEY = "%Y-%m-%d-%H:%M"
+
+
 def hour_key(hour: datetime) -> str:
-    return hour.strftime("%Y-%m-%d-%H:%M")
+    return hour.strftime(_HOUR_KEY)
+
+
+def from_hour_key(key: str) -> datetime:
+    """The hour of an hourly partition key (2024-01-02-13:00), naive UTC."""
+    return datetime.strptime(key, _HOUR_KEY)

@@ -3,48 +3,33 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import shutil
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
-from dagster._core.definitions.reconstruct import ReconstructableJob
-from dagster._core.execution.api import execute_run
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.remote_representation.code_location import InProcessCodeLocation
-from dagster._core.storage.tags import (
+from dagster import DagsterEventType, DagsterInstance, Failure
+
+from pageview_platform.assets.capture import REFUSED
+from pageview_platform.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
+    InProcessCodeLocation,
+    InProcessCodeLocationOrigin,
+    LoadableTargetOrigin,
+    ReconstructableJob,
+    execute_run,
+    recon_job_from_origin,
 )
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
-from dagster._utils.hosted_user_process import recon_job_from_origin
-
-from pageview_platform.assets.capture import REFUSED
+from pageview_platform.orphaned_runs import cli_process_tags, fail_orphaned_runs
 from pageview_platform.settings import REPO_ROOT
 
 # The same names as workspace.yaml, so runs started here are the UI's runs too.
 CODE_LOCATION = "pageview_platform"
 DEFINITIONS_MODULE = "pageview_platform.definitions"
-
-
-# Sensors leave the follow-up of these runs to the CLI that started them.
-STARTED_BY_CLI_TAG = "pageview_platform/started_by_cli"
-# The process executing a run started here: no launcher watches it, so when that process is
-# killed the run stays STARTED, and a STARTED run holds the run queue's only slot.
-PROCESS_HOST_TAG = "pageview_platform/host"
-PROCESS_ID_TAG = "pageview_platform/pid"
-_UNFINISHED = [
-    DagsterRunStatus.NOT_STARTED,
-    DagsterRunStatus.STARTING,
-    DagsterRunStatus.STARTED,
-    DagsterRunStatus.CANCELING,
-]
 
 # The events stay in the instance and the UI; the terminal gets the ingest's summary.
 _RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -122,9 +107,7 @@ class RunLauncher:
             tags={
                 **remote_job.tags,
                 **tags,
-                STARTED_BY_CLI_TAG: "true",
-                PROCESS_HOST_TAG: socket.gethostname(),
-                PROCESS_ID_TAG: str(os.getpid()),
+                **cli_process_tags(),
             },
             job_snapshot=remote_job.job_snapshot,
             execution_plan_snapshot=plan.execution_plan_snapshot,
@@ -155,7 +138,8 @@ def _refusal(result) -> str | None:
     return None
 
 
-_FAILURE_PREFIX = re.compile(r"^dagster\._core\.definitions\.events\.Failure: ")
+# Read off the class: its module is private and may move.
+_FAILURE_PREFIX = re.compile(f"^{re.escape(f'{Failure.__module__}.{Failure.__qualname__}')}: ")
 
 
 def _first_failure(result) -> str:
@@ -199,40 +183,6 @@ def run_launcher(dagster_home: Path) -> Iterator[RunLauncher]:
     ):
         fail_orphaned_runs(instance)
         yield RunLauncher(instance, location)
-
-
-def fail_orphaned_runs(instance: DagsterInstance) -> list[DagsterRun]:
-    """Marks failed the unfinished runs started here whose process on this host is gone."""
-    host = socket.gethostname()
-    orphans = [
-        run
-        for run in instance.get_runs(
-            filters=RunsFilter(statuses=_UNFINISHED, tags={STARTED_BY_CLI_TAG: "true"})
-        )
-        if run.tags.get(PROCESS_HOST_TAG) == host
-        and run.tags.get(PROCESS_ID_TAG, "").isdigit()
-        and not _process_alive(int(run.tags[PROCESS_ID_TAG]))
-    ]
-    for run in orphans:
-        instance.report_run_failed(
-            run,
-            f"process {run.tags[PROCESS_ID_TAG]} on {host}, which ran this run in-process, ended"
-            " without finishing it (killed or crashed); marked failed so it no longer holds the"
-            " run queue. Every warehouse write is one transaction, so none is half-done: ingest"
-            " the load again to finish it.",
-        )
-    return orphans
-
-
-def _process_alive(pid: int) -> bool:
-    """Whether a process with this id exists (a reused id errs on the side of alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager

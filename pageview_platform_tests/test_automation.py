@@ -12,15 +12,15 @@ from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
 from pageview_platform.automation import (
     AFTER_USERS_CAPTURE_SENSOR,
+    build_catch_up_schedule,
     capture_new_pageviews_load,
     capture_new_users_snapshot,
-    merge_recent_loads,
     update_history_after_users_capture,
 )
 from pageview_platform.definitions import defs
 from pageview_platform.runs import ensure_dagster_home
 from pageview_platform.settings import get_settings
-from pageview_platform.warehouse.duckdb import Warehouse
+from pageview_platform.warehouse.duckdb import DuckDBWarehouse
 from pageview_platform_tests.harness import Platform
 
 ALERTS = "SELECT kind, subject, message FROM ops.alerts ORDER BY raised_at"
@@ -33,7 +33,7 @@ def _resources() -> dict[str, object]:
         "connection_config": settings.duckdb_connection_config,
         "start_date": settings.start_date.isoformat(),
     }
-    return {"warehouse": Warehouse(**connection), "alerts": AlertSink(**connection)}
+    return {"warehouse": DuckDBWarehouse(**connection), "alerts": AlertSink(**connection)}
 
 
 @pytest.fixture
@@ -251,7 +251,7 @@ def _catch_up(instance: dg.DagsterInstance) -> list[dg.RunRequest] | dg.SkipReas
     context = dg.build_schedule_context(
         instance=instance, scheduled_execution_time=datetime(2024, 1, 1, 8, 20)
     )
-    return merge_recent_loads(context)
+    return build_catch_up_schedule(get_settings().start_date)(context)
 
 
 def _two_loads_ingested(platform: Platform) -> None:

@@ -15,7 +15,6 @@ import duckdb
 import pytest
 
 from pageview_platform.automation import _PAGEVIEWS_FINGERPRINT
-from pageview_platform.ingest import day_key, hour_key
 from pageview_platform.live_demo import (
     DEMO_SPAN,
     LiveDemo,
@@ -27,6 +26,7 @@ from pageview_platform.live_demo import (
     session_members,
     sigterm_raises,
 )
+from pageview_platform.partition_keys import day_key, hour_key
 
 # Every half hour of a day, and the minutes either side of noon and midnight.
 _DAY = datetime(2026, 3, 14)

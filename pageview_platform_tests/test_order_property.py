@@ -52,8 +52,8 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import event as tally
 from hypothesis import strategies as st
 
-from pageview_platform.ingest import day_key, hour_key
 from pageview_platform.jobs import MERGE_PAGEVIEWS_LOADS, UPDATE_POSTCODE_HISTORY
+from pageview_platform.partition_keys import day_key, hour_key
 from pageview_platform.runs import RunFailed, run_launcher
 from pageview_platform.settings import get_settings
 from pageview_platform_tests import oracle

@@ -11,7 +11,7 @@ from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES
 from dagster._core.test_utils import create_run_for_test
 
 from pageview_platform.automation import fail_orphaned_cli_runs
-from pageview_platform.runs import (
+from pageview_platform.orphaned_runs import (
     PROCESS_HOST_TAG,
     PROCESS_ID_TAG,
     STARTED_BY_CLI_TAG,

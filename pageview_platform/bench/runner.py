@@ -25,10 +25,10 @@ from unittest import mock
 import dagster
 import duckdb
 from dagster import DagsterInstance
-from dagster._core.execution.stats import RunStepKeyStatsSnapshot
 
 from pageview_platform.bench.baseline import Baseline
 from pageview_platform.bench.measure import Stage, measured
+from pageview_platform.dagster_internals import RunStepKeyStatsSnapshot
 from pageview_platform.ingest import Ingest, IngestReport
 from pageview_platform.runs import run_launcher
 from pageview_platform.settings import Settings, get_settings

@@ -1,0 +1,236 @@
+"""The private Dagster names the platform relies on still exist with the shape it uses.
+
+Each failure names the name and what changed, so a Dagster upgrade that moves one says where to
+look (pageview_platform/dagster_internals.py, the only module that imports them).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pageview_platform import dagster_internals as internals
+
+PACKAGE = Path(internals.__file__).parent
+ISOLATED = PACKAGE / "dagster_internals.py"
+# A private module of dagster (dagster._core…), not a dunder (dagster.__version__).
+PRIVATE = re.compile(r"\bdagster\._(?!_)")
+
+
+def _keywords(function: Callable[..., object]) -> set[str]:
+    return set(inspect.signature(function).parameters)
+
+
+def _missing(name: str, function: Callable[..., object], needed: set[str]) -> str | None:
+    absent = needed - _keywords(function)
+    return f"{name} no longer takes {sorted(absent)}" if absent else None
+
+
+def _attributes(name: str, owner: object, needed: set[str]) -> str | None:
+    absent = {attribute for attribute in needed if not hasattr(owner, attribute)}
+    return f"{name} no longer has {sorted(absent)}" if absent else None
+
+
+def _tag(name: str, expected: str) -> Callable[[], str | None]:
+    def check() -> str | None:
+        value = getattr(internals, name)
+        return None if value == expected else f"{name} is {value!r}, not {expected!r}"
+
+    return check
+
+
+def _create_run() -> str | None:
+    # runs.py records each run with every one of these keyword arguments.
+    return _missing(
+        "DagsterInstance.create_run",
+        dg.DagsterInstance.create_run,
+        {
+            "job_name",
+            "run_id",
+            "run_config",
+            "resolved_op_selection",
+            "step_keys_to_execute",
+            "op_selection",
+            "status",
+            "root_run_id",
+            "parent_run_id",
+            "tags",
+            "job_snapshot",
+            "execution_plan_snapshot",
+            "parent_job_snapshot",
+            "remote_job_origin",
+            "job_code_origin",
+            "asset_selection",
+            "asset_check_selection",
+            "asset_graph",
+        },
+    )
+
+
+def _code_location() -> str | None:
+    location = internals.InProcessCodeLocation
+    return (
+        _missing("InProcessCodeLocation()", location.__init__, {"origin", "instance"})
+        or _missing(
+            "InProcessCodeLocation.get_execution_plan",
+            location.get_execution_plan,
+            {"remote_job", "run_config", "step_keys_to_execute", "known_state", "instance"},
+        )
+        or _attributes(
+            "InProcessCodeLocation", location, {"get_repositories", "__enter__", "__exit__"}
+        )
+    )
+
+
+def _code_location_origin() -> str | None:
+    return _missing(
+        "InProcessCodeLocationOrigin()",
+        internals.InProcessCodeLocationOrigin,
+        {"loadable_target_origin", "location_name"},
+    )
+
+
+def _loadable_target_origin() -> str | None:
+    fields = set(internals.LoadableTargetOrigin._fields)
+    absent = {"module_name", "working_directory"} - fields
+    return f"LoadableTargetOrigin no longer has the fields {sorted(absent)}" if absent else None
+
+
+def _reconstructable_job() -> str | None:
+    # run_launcher clears the definitions Dagster cached from the last environment.
+    for method in ("get_definition", "get_repository_definition"):
+        if not hasattr(getattr(internals.ReconstructableJob, method, None), "cache_clear"):
+            return f"ReconstructableJob.{method} is no longer a cache with cache_clear()"
+    return None
+
+
+def _execute_run() -> str | None:
+    parameters = list(inspect.signature(internals.execute_run).parameters)
+    if parameters[:3] != ["job", "dagster_run", "instance"]:
+        return f"execute_run takes {parameters}, not (job, dagster_run, instance, ...)"
+    return None
+
+
+def _recon_job_from_origin() -> str | None:
+    parameters = list(inspect.signature(internals.recon_job_from_origin).parameters)
+    return None if len(parameters) == 1 else f"recon_job_from_origin takes {parameters}"
+
+
+def _unresolved_asset_job() -> str | None:
+    job = dg.define_asset_job("probe", selection=dg.AssetSelection.all())
+    if not isinstance(job, internals.UnresolvedAssetJobDefinition):
+        return f"define_asset_job returns {type(job).__name__}, not UnresolvedAssetJobDefinition"
+    return None
+
+
+def _instigator_type() -> str | None:
+    if getattr(internals.InstigatorType, "SENSOR", None) is None:
+        return "InstigatorType has no SENSOR"
+    return _missing(
+        "DagsterInstance.all_instigator_state",
+        dg.DagsterInstance.all_instigator_state,
+        {"instigator_type"},
+    )
+
+
+def _run_step_stats() -> str | None:
+    fields = set(internals.RunStepKeyStatsSnapshot._fields)
+    absent = {"step_key", "start_time", "end_time", "materialization_events"} - fields
+    return f"RunStepKeyStatsSnapshot no longer has {sorted(absent)}" if absent else None
+
+
+def _serializable_error() -> str | None:
+    return _missing(
+        "SerializableErrorInfo", internals.SerializableErrorInfo, {"message", "cls_name", "cause"}
+    )
+
+
+def _db_io_manager() -> str | None:
+    return _missing(
+        "DbIOManager()",
+        internals.DbIOManager.__init__,
+        {"type_handlers", "db_client", "database", "schema", "io_manager_name"}
+        | {"default_load_type"},
+    )
+
+
+def _db_client() -> str | None:
+    return _attributes(
+        "DbClient",
+        internals.DbClient,
+        {"connect", "delete_table_slice", "ensure_schema_exists", "get_select_statement"},
+    )
+
+
+def _db_type_handler() -> str | None:
+    return _attributes(
+        "DbTypeHandler", internals.DbTypeHandler, {"handle_output", "load_input", "supported_types"}
+    )
+
+
+def _table_slice() -> str | None:
+    fields = set(internals.TableSlice._fields)
+    absent = {"table", "schema", "columns", "partition_dimensions"} - fields
+    return f"TableSlice no longer has the fields {sorted(absent)}" if absent else None
+
+
+def _table_metadata_set() -> str | None:
+    return _missing(
+        "TableMetadataSet()",
+        internals.TableMetadataSet,
+        {"row_count", "partition_row_count", "column_schema"},
+    )
+
+
+# What the platform relies on, per exported name.
+SHAPES: dict[str, Callable[[], str | None]] = {
+    "PARTITION_NAME_TAG": _tag("PARTITION_NAME_TAG", "dagster/partition"),
+    "ASSET_PARTITION_RANGE_START_TAG": _tag(
+        "ASSET_PARTITION_RANGE_START_TAG", "dagster/asset_partition_range_start"
+    ),
+    "ASSET_PARTITION_RANGE_END_TAG": _tag(
+        "ASSET_PARTITION_RANGE_END_TAG", "dagster/asset_partition_range_end"
+    ),
+    "BACKFILL_ID_TAG": _tag("BACKFILL_ID_TAG", "dagster/backfill"),
+    "InProcessCodeLocation": lambda: _code_location() or _create_run(),
+    "InProcessCodeLocationOrigin": _code_location_origin,
+    "LoadableTargetOrigin": _loadable_target_origin,
+    "ReconstructableJob": _reconstructable_job,
+    "execute_run": _execute_run,
+    "recon_job_from_origin": _recon_job_from_origin,
+    "UnresolvedAssetJobDefinition": _unresolved_asset_job,
+    "InstigatorType": _instigator_type,
+    "RunStepKeyStatsSnapshot": _run_step_stats,
+    "SerializableErrorInfo": _serializable_error,
+    "DbIOManager": _db_io_manager,
+    "DbClient": _db_client,
+    "DbTypeHandler": _db_type_handler,
+    "TableSlice": _table_slice,
+    "TableMetadataSet": _table_metadata_set,
+}
+
+
+def test_every_exported_name_has_its_shape_checked() -> None:
+    unchecked = sorted(set(internals.__all__) - set(SHAPES))
+    assert not unchecked, f"dagster_internals exports {unchecked} with no check in SHAPES"
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_private_name_keeps_the_shape_the_platform_uses(name: str) -> None:
+    assert name in internals.__all__, f"{name} is checked but not exported by dagster_internals"
+    problem = SHAPES[name]()
+    assert problem is None, f"dagster_internals.{name}: {problem} (Dagster {dg.__version__})"
+
+
+def test_only_dagster_internals_imports_private_dagster_modules() -> None:
+    offenders = sorted(
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if path != ISOLATED and PRIVATE.search(path.read_text())
+    )
+    assert not offenders, f"`dagster._` outside dagster_internals.py in {offenders}"
