@@ -17,12 +17,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from importlib.metadata import version as package_version
 from itertools import islice
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import dagster
 import duckdb
 from dagster import DagsterInstance
 
@@ -109,7 +109,7 @@ def machine_info(settings: Settings) -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
-        "dagster": dagster.__version__,
+        "dagster": package_version("dagster"),
         "duckdb_memory_limit": settings.duckdb_memory_limit,
         "duckdb_threads": settings.duckdb_threads,
     }
