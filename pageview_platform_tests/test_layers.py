@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,39 @@ def test_loading_the_code_location_imports_no_cli_launcher() -> None:
     assert result.returncode == 0, result.stderr
     loaded = result.stdout.strip()
     assert not loaded, f"loading the code location imported {loaded}"
+
+
+# What a DuckDB run has no use for: the Snowflake stack, Slack, and the frame libraries (only
+# the quarantine summary's I/O manager uses pandas, and only when it runs).
+NOT_ON_DUCKDB = {
+    "snowflake",
+    "dagster_snowflake",
+    "dagster_snowflake_pandas",
+    "dagster_slack",
+    "slack_sdk",
+    "pandas",
+    "pyarrow",
+    "sqlglot",
+}
+
+
+def test_a_duckdb_ingest_imports_nothing_of_snowflake_slack_or_pandas(platform) -> None:
+    platform.land_users([(1, "A1 1AA")])
+    platform.ingest_users("2024-01-01")
+    platform.land_pageviews([(1, "/home", datetime(2024, 1, 1, 10, 5))])
+    # The CLI as a user runs it, in its own process; what it imported is listed at exit. The bare
+    # `snowflake` namespace package is made at start-up by a .pth file: only its modules count.
+    probe = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('IMPORTED:' + ','.join(sorted({m.split('.')[0] for m in"
+        f" sys.modules if m != 'snowflake'}} & {NOT_ON_DUCKDB!r}))))\n"
+        "sys.argv = ['pageview-platform', 'ingest-pageviews', '--hour', '2024-01-01T10']\n"
+        "runpy.run_module('pageview_platform', run_name='__main__')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert platform.query("SELECT count(*) FROM core.pageview_fact") == [(1,)]
+    imported = result.stdout.rsplit("IMPORTED:", 1)[1].strip()
+    assert not imported, f"a DuckDB ingest imported {imported}"
