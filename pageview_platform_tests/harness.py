@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -33,6 +34,9 @@ VIEW_NAMES = tuple(
 )
 
 
+LOCK_WAIT_SECONDS = 60
+
+
 class Platform:
     """A scratch warehouse file plus the CLI pointed at it."""
 
@@ -42,7 +46,16 @@ class Platform:
         self.warehouse = warehouse
 
     def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(self.warehouse), read_only=read_only)
+        """A connection to the warehouse file, waiting (as the extract process must) while a
+        sensor's read-only look or a run holds it: up to a minute, like the platform's own."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return duckdb.connect(str(self.warehouse), read_only=read_only)
+            except duckdb.IOException as err:
+                if "lock" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def land_users(self, rows: Iterable[UserRow]) -> None:
         """Truncates and reloads landing.users_extract, as the daily extract does."""
