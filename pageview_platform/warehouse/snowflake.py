@@ -78,17 +78,8 @@ class SnowflakeSession:
     def __init__(self, connection: Any, resource: SnowflakeResource) -> None:
         self._connection = connection
         self.resource = resource
-        self._held: list[tuple[str, Mapping[str, object]]] = []
-
-    def begin_with(self, sql: str, parameters: Mapping[str, object]) -> None:
-        """Holds BEGIN and SQL back until the next statement, so what comes first can still
-        prepare outside the transaction (a frame staged through another session)."""
-        self._held = [("BEGIN TRANSACTION", {}), (sql, parameters)]
 
     def execute(self, sql: str, parameters: Mapping[str, object] | None = None) -> SnowflakeResult:
-        held, self._held = self._held, []
-        for held_sql, held_parameters in held:
-            self.execute(held_sql, held_parameters)
         cursor = None
         for statement in to_snowflake(sql):
             cursor = self.execute_native(statement.sql, statement.bind(dict(parameters or {})))
