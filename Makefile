@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench
+.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench dashboard dashboard-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ ui: $(STAMP)  ## the Dagster UI on the same instance as the CLI runs
 # Needs Debian's chromium and chromium-driver (.ci/run installs them); run `make demo` first.
 ui-check: $(STAMP)  ## headless Chromium screenshots of the UI's asset graph and partition bar
 	$(BIN)/python -m pageview_platform.ui_check
+
+dashboard: $(STAMP)  ## the dashboard over the published BI database, on http://127.0.0.1:8050/
+	$(BIN)/python -m pageview_platform.dashboard
+
+# Needs Debian's chromium and chromium-driver; run `make demo` first. DAY=YYYY-MM-DD picks the day.
+DAY ?=
+dashboard-screenshot: $(STAMP)  ## headless Chromium screenshot of the dashboard into docs/dashboard.png
+	$(BIN)/python -m pageview_platform.dashboard --screenshot docs/dashboard.png $(if $(DAY),--day $(DAY))
 
 live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about 5 minutes)
 	$(BIN)/python -m pageview_platform.live_demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pageview_platform.alerts import AlertSink, SnowflakeConnection, build_alert_sensors
+from pageview_platform.assets.bi import build_bi_assets
 from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
@@ -21,6 +22,7 @@ from pageview_platform.jobs import build_jobs
 from pageview_platform.replay import build_replay_jobs
 from pageview_platform.settings import get_settings
 from pageview_platform.warehouse.frames import frame_io_manager
+from pageview_platform.warehouse.publish import BIDatabase
 from pageview_platform.warehouse.resources import warehouse_resource, warehouse_resources
 
 
@@ -42,6 +44,7 @@ def defs() -> dg.Definitions:
             *build_history_assets(partitions, settings),
             *build_pageview_assets(partitions, settings),
             *build_quarantine_summary_assets(partitions, settings),
+            *build_bi_assets(settings),
         ],
         asset_checks=[*build_asset_checks(partitions, settings), *freshness_checks],
         sensors=[*build_alert_sensors(), *automation_sensors, freshness_sensor],
@@ -51,6 +54,10 @@ def defs() -> dg.Definitions:
         executor=dg.in_process_executor,
         resources={
             **warehouse_resources(settings),
+            # Where every run that changes the answers publishes them for BI tools (DuckDB only).
+            "bi_database": BIDatabase(
+                path=str(settings.bi_duckdb_path) if settings.warehouse == "duckdb" else None
+            ),
             # The one asset whose result is a small frame (pandas), written by an I/O manager.
             FRAME_IO: frame_io_manager(settings),
             "alerts": AlertSink(

@@ -15,6 +15,7 @@ from dagster import (
     op,
 )
 
+from pageview_platform.assets.bi import BI_ASSETS, publication_metadata
 from pageview_platform.assets.capture import PAGEVIEWS_QUARANTINE, USERS_QUARANTINE
 from pageview_platform.assets.pageviews import (
     AT_VIEW_AGGREGATES,
@@ -24,6 +25,7 @@ from pageview_platform.assets.pageviews import (
 )
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.partition_keys import day_key, hour_key
+from pageview_platform.warehouse.publish import BIDatabase, Publication
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -93,28 +95,33 @@ def replay_users_snapshots(
 
 @op
 def replay_pageview_loads(
-    context: OpExecutionContext, config: LoadHours, warehouse: WarehouseResource
+    context: OpExecutionContext,
+    config: LoadHours,
+    warehouse: WarehouseResource,
+    bi_database: BIDatabase,
 ) -> None:
     """Re-derives the loads' quarantine under the current rules, records the rows that leave it
     and merges the loads again, in one transaction."""
     replayed_at = datetime.now(UTC).replace(tzinfo=None)
     loads = [datetime.fromisoformat(text) for text in config.loads]
-    with warehouse.connection() as con, transaction(con):
-        added = 0
-        for load in loads:
-            params = {"start": load, "end": load + HOUR}
-            run_script(
-                con,
-                read_sql("replay/release_pageviews_quarantine.sql"),
-                {**params, "replayed_at": replayed_at, "run_id": context.run_id},
+    with warehouse.connection() as con:
+        with transaction(con):
+            added = 0
+            for load in loads:
+                params = {"start": load, "end": load + HOUR}
+                run_script(
+                    con,
+                    read_sql("replay/release_pageviews_quarantine.sql"),
+                    {**params, "replayed_at": replayed_at, "run_id": context.run_id},
+                )
+                # Rows admitted now may reach hours no capture of the load touched before; a
+                # later replacement of the load must rebuild those hours too.
+                run_script(con, read_sql("transform/log_pageview_load_hours.sql"), params)
+                added += merge_loads(con, params).metrics["added_views"]
+            released = released_by_run(
+                con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id
             )
-            # Rows admitted now may reach hours no capture of the load touched before; a later
-            # replacement of the load must rebuild those hours too.
-            run_script(con, read_sql("transform/log_pageview_load_hours.sql"), params)
-            added += merge_loads(con, params).metrics["added_views"]
-        released = released_by_run(
-            con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id
-        )
+        publication = bi_database.publish(con)
     for load in loads:
         # The merge moved the fact, both hourly aggregates and their rollups.
         for key in (PAGEVIEWS_QUARANTINE, PAGEVIEW_FACT, *AT_VIEW_AGGREGATES, *CURRENT_AGGREGATES):
@@ -128,6 +135,15 @@ def replay_pageview_loads(
                     },
                 )
             )
+    _report_publication(context, publication)
+
+
+def _report_publication(context: OpExecutionContext, publication: Publication | None) -> None:
+    """The bi views this op's commit changed, published (on DuckDB) after it."""
+    for view, (key, _) in BI_ASSETS.items():
+        context.log_event(
+            AssetMaterialization(key, metadata=publication_metadata(publication, view))
+        )
 
 
 @job(

@@ -108,6 +108,8 @@ class Settings:
     duckdb_memory_limit: str
     duckdb_threads: int
     max_snapshot_shrink: float
+    # The BI database each run publishes on DuckDB (warehouse/publish.py).
+    bi_duckdb_path: Path
     slack_token: str | None = None
     slack_channel: str | None = None
     warehouse: str = "duckdb"
@@ -309,6 +311,11 @@ def get_settings(check_start_date: bool = True) -> Settings:
         ),
         max_snapshot_shrink=_parse_fraction(
             "PAGEVIEW_MAX_SNAPSHOT_SHRINK", env.get("PAGEVIEW_MAX_SNAPSHOT_SHRINK", "0.10")
+        ),
+        # Unset, beside the warehouse (data/bi.duckdb by default), so two warehouses (a test's,
+        # the bench's) never publish over one another.
+        bi_duckdb_path=_path(
+            env, "PAGEVIEW_BI_DUCKDB_PATH", str(duckdb_path.with_name("bi.duckdb"))
         ),
         slack_token=slack_token,
         slack_channel=slack_channel,

@@ -26,7 +26,7 @@ from pageview_platform.ui_process import DagsterUI, DagsterUIError, dagster_ui, 
 
 OUT_DIR = REPO_ROOT / "docs" / "img"
 # Large enough that the expanded asset graph draws full nodes (partition fill, checks).
-VIEWPORT = (1920, 1200)
+VIEWPORT = (2560, 1600)
 # The UI's colours (light theme, sRGB) in a partition bar: materialized green, missing grey.
 MATERIALIZED_RGB = (46, 204, 129)
 MISSING_RGB = (240, 241, 243)
@@ -85,6 +85,10 @@ class PartitionBar:
 PARTITIONS_PAGE = Page(
     "ui-partitions.png", "/assets/core/pageview_fact?view=partitions", "Materialized ("
 )
+
+
+# Groups the asset-graph screenshot shows collapsed.
+PATH_ONLY_COLLAPSED = {"bi", "ops"}
 
 
 def asset_graph_page(groups: Sequence[str]) -> Page:
@@ -238,7 +242,10 @@ def capture(ui: DagsterUI, out_dir: Path = OUT_DIR) -> list[Screenshot]:
     groups = [
         node["groupName"] for node in ui.graphql("{ assetNodes { groupName } }")["assetNodes"]
     ]
-    pages = (asset_graph_page(groups), PARTITIONS_PAGE)
+    # The load's path expanded; the groups around it (what BI reads, the operator's summary)
+    # stay collapsed boxes, or the whole graph shrinks until no node shows its status.
+    path = [group for group in groups if group not in PATH_ONLY_COLLAPSED] or groups
+    pages = (asset_graph_page(path), PARTITIONS_PAGE)
     with browser() as session:
         return [
             session.screenshot(f"{ui.url}{page.path}", out_dir / page.file_name, page.ready_text)

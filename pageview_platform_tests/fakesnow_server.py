@@ -8,7 +8,8 @@ server side only, and test_snowflake_server.py shows each patch is still needed:
 - MERGE is rewritten into a CREATE TABLE AS plus updates that DuckDB refuses inside a
   transaction (harness.fake_snowflake's patch mode has the same defect and the same patch),
   and once passed through as it is, the server cannot describe its result: it runs
-  `DESCRIBE MERGE ...` (`FakeSnowflakeCursor._describe_last_sql`), which DuckDB cannot parse.
+  `DESCRIBE MERGE ...` (`FakeSnowflakeCursor._describe_last_sql`), which DuckDB cannot parse;
+  the same holds for `COMMENT ON ...` (the bi views' descriptions), whose result is a status.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def _describe_last_sql(cursor: FakeSnowflakeCursor) -> list:
     reports by name (`cursor.rowcount`), so the one count goes under one of those names."""
     if isinstance(cursor._last_transformed, exp.Merge):  # noqa: SLF001
         return [("number of rows updated", "BIGINT", "YES", None, None, None)]
+    # A COMMENT ON statement's result is one status line.
+    if isinstance(cursor._last_transformed, exp.Comment):  # noqa: SLF001
+        return [("status", "VARCHAR", "YES", None, None, None)]
     return UNPATCHED_DESCRIBE_LAST_SQL(cursor)
 
 

@@ -46,6 +46,7 @@ LAYERS = {
     "pageview_platform.replay_cli": CLI,
     "pageview_platform.start_date": CLI,
     "pageview_platform.demo": CLI,
+    "pageview_platform.dashboard": CLI,
     "pageview_platform.live_demo": CLI,
     "pageview_platform.bench": CLI,
     "pageview_platform.simulator": CLI,

@@ -1,0 +1,236 @@
+"""The dashboard in headless Chromium over a small published BI database: it renders without
+errors and shows the views' numbers, for the default grain and after the grain is switched."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pageview_platform import dashboard
+from pageview_platform.ui_check import Browser, browser, find_browser
+
+pytestmark = pytest.mark.skipif(
+    find_browser() is None,
+    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)",
+)
+
+POSTCODES = [f"T{number} {number}AB" for number in range(1, 13)]
+# The last two hours of January and the first two days of February: two months, three days.
+HOURS = [datetime(2024, 1, 31, 22) + timedelta(hours=offset) for offset in range(50)]
+TABLE = "bi.pageviews_by_{question}_{grain}"
+GRAIN_TABLES = {"hour": "hourly", "day": "daily", "month": "monthly"}
+TRUNCATE = {
+    "hour": lambda moment: moment,
+    "day": lambda moment: moment.replace(hour=0),
+    "month": lambda moment: moment.replace(day=1, hour=0),
+}
+
+# Records every console error and uncaught exception from the first script of each page on.
+ERROR_HOOK = """
+window.dashboardErrors = [];
+const record = message => window.dashboardErrors.push(String(message));
+const logError = console.error.bind(console);
+console.error = (...args) => { record(args.join(' ')); logError(...args); };
+window.addEventListener('error', event => record(event.message));
+window.addEventListener('unhandledrejection', event => record(event.reason));
+"""
+STATE = """
+const text = id => (document.getElementById(id) || {innerText: ''}).innerText;
+const table = id => Array.from(document.querySelectorAll('#' + id + ' tbody tr'))
+    .map(row => Array.from(row.cells).map(cell => cell.innerText.trim()));
+const series = document.querySelector('#series .js-plotly-plot');
+return {
+    heading: text('period-heading'),
+    series_heading: text('series-heading'),
+    postcode_at_view: table('top-postcode_at_view'),
+    current_postcode: table('top-current_postcode'),
+    series: series && series.data ? series.data.map(trace => [trace.name, trace.x, trace.y]) : [],
+    errors: window.dashboardErrors || ['the error hook did not run'],
+};
+"""
+
+
+def hourly_pageviews(question: str) -> dict[tuple[datetime, str], int]:
+    """Made-up answers, different for the two questions, with some postcodes absent some hours."""
+    step = 3 if question == "postcode_at_view" else 5
+    rows = {}
+    for index, hour in enumerate(HOURS):
+        for number, postcode in enumerate(POSTCODES, start=1):
+            pageviews = (number * step + index * 7) % 17
+            if pageviews:
+                rows[hour, postcode] = pageviews
+    return rows
+
+
+def rolled_up(rows: dict[tuple[datetime, str], int], grain: str) -> dict[tuple[datetime, str], int]:
+    totals: dict[tuple[datetime, str], int] = {}
+    for (hour, postcode), pageviews in rows.items():
+        key = (TRUNCATE[grain](hour), postcode)
+        totals[key] = totals.get(key, 0) + pageviews
+    return totals
+
+
+@contextmanager
+def attached(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """PATH attached as the default catalog: opened directly, `bi.duckdb` is a catalog `bi` that
+    makes its schema `bi` ambiguous."""
+    with duckdb.connect() as connection:
+        mode = " (READ_ONLY)" if read_only else ""
+        connection.execute(f"ATTACH ? AS published{mode}", [str(path)])
+        connection.execute("USE published")
+        yield connection
+
+
+def publish(path: Path) -> None:
+    """A BI database shaped like the published one: schema bi, six tables, a publication row."""
+    with attached(path) as connection:
+        connection.execute("CREATE SCHEMA bi")
+        connection.execute("CREATE TABLE bi.publication (published_at TIMESTAMP)")
+        connection.execute("INSERT INTO bi.publication VALUES ('2024-02-03 00:05:00')")
+        for question in dashboard.QUESTIONS:
+            hourly = hourly_pageviews(question)
+            for grain, suffix in GRAIN_TABLES.items():
+                table = TABLE.format(question=question, grain=suffix)
+                connection.execute(
+                    f"CREATE TABLE {table}"
+                    " (period_start TIMESTAMP, postcode VARCHAR, pageviews BIGINT)"
+                )
+                rows = rolled_up(hourly, grain)
+                connection.execute(
+                    f"INSERT INTO {table} SELECT unnest(?), unnest(?), unnest(?)",
+                    [
+                        [period for period, _ in rows],
+                        [code for _, code in rows],
+                        list(rows.values()),
+                    ],
+                )
+
+
+@dataclass(frozen=True)
+class Views:
+    """Reads the published file directly, as a BI tool would."""
+
+    path: Path
+
+    def rows(self, question: str, grain: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        table = TABLE.format(question=question, grain=GRAIN_TABLES[grain])
+        with attached(self.path, read_only=True) as connection:
+            return connection.execute(sql.format(table=table), params).fetchall()
+
+    def latest(self, grain: str) -> datetime:
+        return max(
+            self.rows(question, grain, "SELECT max(period_start) FROM {table}")[0][0]
+            for question in dashboard.QUESTIONS
+        )
+
+    def top(self, question: str, grain: str, period: datetime) -> list[list[str]]:
+        """The period's top postcodes as the page's table rows: rank, postcode, pageviews."""
+        rows = self.rows(
+            question,
+            grain,
+            "SELECT postcode, pageviews FROM {table} WHERE period_start = ?",
+            period,
+        )
+        ranked = sorted(rows, key=lambda row: (-row[1], row[0]))[: dashboard.TOP_N]
+        return [[str(rank), code, f"{views:,}"] for rank, (code, views) in enumerate(ranked, 1)]
+
+    def series(self, question: str, grain: str, postcode: str) -> tuple[list[str], list[int]]:
+        rows = self.rows(
+            question,
+            grain,
+            "SELECT period_start, pageviews FROM {table} WHERE postcode = ? ORDER BY 1",
+            postcode,
+        )
+        return [period.isoformat() for period, _ in rows], [pageviews for _, pageviews in rows]
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[tuple[Browser, Views, Path]]:
+    """The dashboard over a fresh published file, open in headless Chromium."""
+    path = tmp_path / "bi.duckdb"
+    publish(path)
+    log = tmp_path / "dashboard.log"
+    env = {"PAGEVIEW_BI_DUCKDB_PATH": str(path)}
+    with dashboard.running(env, log) as url, browser((1440, 1010), timeout=60) as session:
+        session.call(
+            "POST",
+            "/goog/cdp/execute",
+            {"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": ERROR_HOOK}},
+        )
+        session.call("POST", "/url", {"url": url})
+        yield session, Views(path), log
+
+
+def shown(session: Browser, heading: str) -> dict[str, Any]:
+    """The page's state once it shows HEADING and no callback is pending."""
+    deadline = datetime.now() + timedelta(seconds=60)
+    while (state := session.call("POST", "/execute/sync", {"script": STATE, "args": []}))[
+        "heading"
+    ] != heading:
+        assert datetime.now() < deadline, f"the page still shows {state['heading']!r}"
+        time.sleep(0.2)
+    dashboard.wait_until_settled(session)
+    return session.call("POST", "/execute/sync", {"script": STATE, "args": []})
+
+
+def click(session: Browser, css: str) -> None:
+    found = session.call("POST", "/element", {"using": "css selector", "value": css})
+    session.call("POST", f"/element/{next(iter(found.values()))}/click", {})
+
+
+def assert_shows_the_views(state: dict[str, Any], views: Views, grain: str, postcode: str) -> None:
+    """The latest period's top postcodes of both views, and POSTCODE's series in both."""
+    period = views.latest(grain)
+    for question in dashboard.QUESTIONS:
+        assert state[question] == views.top(question, grain, period), question
+        assert len(state[question]) == dashboard.TOP_N
+    assert state["series_heading"].startswith(f"{postcode}: pageviews per {grain}")
+    expected = [
+        [name, *views.series(question, grain, postcode)]
+        for question, name in dashboard.QUESTIONS.items()
+    ]
+    assert state["series"] == expected
+
+
+def test_the_dashboard_shows_the_views_numbers_at_each_grain_without_errors(
+    page: tuple[Browser, Views, Path],
+) -> None:
+    session, views, log = page
+    day = shown(session, "Top 10 postcodes, day 2024-02-02")
+    # The series starts with the period's top postcode by postcode at the time of the view, and
+    # stays on it while the grain changes.
+    postcode = day["postcode_at_view"][0][1]
+    assert_shows_the_views(day, views, "day", postcode)
+    # The two questions' answers differ in this data: each table reads its own view.
+    assert day["postcode_at_view"] != day["current_postcode"]
+    text = session.text()
+    assert "published 2024-02-03 00:05:00 UTC" in text
+
+    click(session, "#grain input[value='hour']")
+    hour = shown(session, "Top 10 postcodes, hour 2024-02-02 23:00 UTC")
+    assert_shows_the_views(hour, views, "hour", postcode)
+
+    click(session, "#grain input[value='month']")
+    month = shown(session, "Top 10 postcodes, month 2024-02")
+    assert_shows_the_views(month, views, "month", postcode)
+
+    assert month["errors"] == []
+    served = log.read_text()
+    assert "Traceback" not in served and '" 500 -' not in served, served
+
+
+def test_without_a_published_database_the_page_says_to_run_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "bi.duckdb"
+    monkeypatch.setenv("PAGEVIEW_BI_DUCKDB_PATH", str(missing))
+    page = dashboard.layout()
+    message = page.children[1]
+    assert message.id == "message"
+    assert message.children == f"No published BI database at {missing}: run `make demo` first."
