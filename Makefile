@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench dashboard dashboard-screenshot
+.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench bench-publish dashboard dashboard-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about
 BENCH_ARGS ?=
 bench: $(STAMP)  ## every load through the Dagster runs and a plain-SQL baseline; JSON in bench_results/
 	$(BIN)/pageview-platform bench $(BENCH_ARGS)
+
+# The BI database's publish at full volume (1M postcodes every hour for 2 days, about 102M rows,
+# synthesized straight into a scratch warehouse): a new file, then patches (a few minutes).
+PUBLISH_ARGS ?= --postcodes 1000000 --days 2
+bench-publish: $(STAMP)  ## what publishing the BI database costs at full volume: new file and patches
+	$(BIN)/python -m pageview_platform.bench.publish $(PUBLISH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .dagster_home

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pageview_platform.alerts import AlertSink, SnowflakeConnection, build_alert_sensors
-from pageview_platform.assets.bi import build_bi_assets
+from pageview_platform.assets.bi import build_bi_specs
 from pageview_platform.assets.capture import build_capture_assets
 from pageview_platform.assets.history import build_history_assets
 from pageview_platform.assets.pageviews import build_pageview_assets
@@ -44,7 +44,7 @@ def defs() -> dg.Definitions:
             *build_history_assets(partitions, settings),
             *build_pageview_assets(partitions, settings),
             *build_quarantine_summary_assets(partitions, settings),
-            *build_bi_assets(settings),
+            *build_bi_specs(settings),
         ],
         asset_checks=[*build_asset_checks(partitions, settings), *freshness_checks],
         sensors=[*build_alert_sensors(), *automation_sensors, freshness_sensor],

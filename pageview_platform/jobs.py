@@ -4,7 +4,6 @@ import warnings
 
 from dagster import AssetSelection, define_asset_job
 
-from pageview_platform.assets.bi import BI_ASSETS
 from pageview_platform.assets.capture import (
     PAGEVIEWS_QUARANTINE,
     RAW_PAGEVIEWS_EXTRACT,
@@ -40,12 +39,9 @@ _MERGE = AssetSelection.assets(
     PAGEVIEW_FACT, AT_VIEW_HOURLY, CURRENT_HOURLY
 ).required_multi_asset_neighbors()
 
-# Last in every run that changes what the bi views answer: the published BI database.
-_BI = AssetSelection.assets(*(key for key, _ in BI_ASSETS.values()))
-
 ingest_users_snapshot = define_asset_job(
     INGEST_USERS_SNAPSHOT,
-    selection=_USERS_CAPTURE | _HISTORY | _BI,
+    selection=_USERS_CAPTURE | _HISTORY,
     description="Capture the landing users snapshot, quarantine its bad rows, add its postcode"
     " versions and re-attribute the views of users who moved or are new: one run per snapshot.",
 )
@@ -63,19 +59,19 @@ accept_held_users_snapshot = define_asset_job(
 )
 update_postcode_history = define_asset_job(
     UPDATE_POSTCODE_HISTORY,
-    selection=_HISTORY | _BI,
+    selection=_HISTORY,
     description="Rebuild postcode versions (and re-attribute views) from a date through the"
     " latest snapshot.",
 )
 ingest_pageviews_load = define_asset_job(
     INGEST_PAGEVIEWS_LOAD,
-    selection=_PAGEVIEWS_CAPTURE | _MERGE | _BI,
+    selection=_PAGEVIEWS_CAPTURE | _MERGE,
     description="Capture the landing pageviews load, quarantine its bad rows and merge it into"
     " the fact and both aggregates: one run per load.",
 )
 merge_pageviews_loads = define_asset_job(
     MERGE_PAGEVIEWS_LOADS,
-    selection=_MERGE | _BI,
+    selection=_MERGE,
     description="Merge captured loads again (idempotent); a range of loads is one run.",
 )
 

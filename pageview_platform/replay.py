@@ -15,7 +15,6 @@ from dagster import (
     op,
 )
 
-from pageview_platform.assets.bi import BI_ASSETS, publication_metadata
 from pageview_platform.assets.capture import PAGEVIEWS_QUARANTINE, USERS_QUARANTINE
 from pageview_platform.assets.pageviews import (
     AT_VIEW_AGGREGATES,
@@ -24,8 +23,9 @@ from pageview_platform.assets.pageviews import (
     merge_loads,
 )
 from pageview_platform.assets.partitions import HOUR
+from pageview_platform.assets.publication import publish_bi_database
 from pageview_platform.partition_keys import day_key, hour_key
-from pageview_platform.warehouse.publish import BIDatabase, Publication
+from pageview_platform.warehouse.publish import BIDatabase
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -121,7 +121,7 @@ def replay_pageview_loads(
             released = released_by_run(
                 con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id
             )
-        publication = bi_database.publish(con)
+        published = publish_bi_database(con, bi_database, context.log)
     for load in loads:
         # The merge moved the fact, both hourly aggregates and their rollups.
         for key in (PAGEVIEWS_QUARANTINE, PAGEVIEW_FACT, *AT_VIEW_AGGREGATES, *CURRENT_AGGREGATES):
@@ -135,15 +135,9 @@ def replay_pageview_loads(
                     },
                 )
             )
-    _report_publication(context, publication)
-
-
-def _report_publication(context: OpExecutionContext, publication: Publication | None) -> None:
-    """The bi views this op's commit changed, published (on DuckDB) after it."""
-    for view, (key, _) in BI_ASSETS.items():
-        context.log_event(
-            AssetMaterialization(key, metadata=publication_metadata(publication, view))
-        )
+    # The bi views this op's commit changed, published (on DuckDB) after it.
+    for materialization in published:
+        context.log_event(materialization)
 
 
 @job(

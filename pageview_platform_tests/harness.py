@@ -119,6 +119,18 @@ class Platform:
     def views(self) -> dict[str, set[tuple[datetime, str, int]]]:
         return {name: self.view(name) for name in VIEW_NAMES}
 
+    def published_views(self) -> dict[str, set[tuple[datetime, str, int]]] | None:
+        """Every row of the published BI database's tables, named as the warehouse's views
+        (None before the first publish, and on Snowflake, where nothing is published)."""
+        path = self.warehouse.with_name("bi.duckdb")
+        if not path.exists():
+            return None
+        with duckdb.connect(str(path), read_only=True) as con:
+            select = "SELECT period_start, postcode, pageviews FROM {}"
+            tables = {name: con.execute(select.format(name)).fetchall() for name in VIEW_NAMES}
+        assert all(len(rows) == len(set(rows)) for rows in tables.values()), "a row repeats"
+        return {name: set(rows) for name, rows in tables.items()}
+
 
 class SnowflakePlatform(Platform):
     """A Snowflake database emulated in-process by fakesnow, plus the CLI pointed at it."""
@@ -127,6 +139,10 @@ class SnowflakePlatform(Platform):
 
     def __init__(self, config: dict[str, str]) -> None:
         self._config = config
+
+    def published_views(self) -> None:
+        """Nothing: BI tools read Snowflake's bi views themselves."""
+        return None
 
     @contextmanager
     def _session(self) -> Iterator[SnowflakeSession]:

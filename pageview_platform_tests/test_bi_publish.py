@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import subprocess
 import sys
 import time
@@ -110,7 +111,7 @@ def test_published_tables_hold_the_bi_views_answers(scenario: Scenario) -> None:
         ]
     # Every table and column says what it holds, in the words of the warehouse's views.
     assert all(comment for *_, comment in columns)
-    assert all(table_comments.values()) and len(table_comments) == len(BI_VIEWS) + 1
+    assert all(table_comments.values()) and len(table_comments) == len(BI_VIEWS) + 2
     view_comment = p.query(
         "SELECT comment FROM duckdb_views() WHERE view_name = 'pageviews_by_current_postcode_daily'"
     )
@@ -154,8 +155,34 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
             publish(con, target)
         assert target.read_bytes() == before
         assert sorted(f.name for f in target.parent.iterdir() if ".tmp" in f.name) == []
-        # The failed publish let go of what it attached: the next one goes through.
-        publish(con, target)
+        # The failed publish let go of what it attached: the next one goes through, and as
+        # nothing changed since the last, it patches a copy and rewrites no row.
+        again = publish(con, target)
+        assert (again.patched, again.rows_rewritten) == (True, 0)
+    assert published(target) == scenario.platform.views()
+
+
+def test_a_publish_over_a_file_it_cannot_use_writes_a_new_one(scenario: Scenario) -> None:
+    target = scenario.bi_database
+    with duckdb.connect(str(scenario.platform.warehouse)) as con:
+        # Not a DuckDB file (a half-copied download, say): replaced whole.
+        target.write_bytes(b"not a database")
+        assert not publish(con, target).patched
+        # A DuckDB file without the publisher's bookkeeping: replaced whole too.
+        target.unlink()
+        duckdb.connect(str(target)).close()
+        assert not publish(con, target).patched
+        # A published file some period of which was edited by hand: the patch (forced, however
+        # much changed) rewrites that period from the warehouse.
+        with duckdb.connect(str(target)) as edit:
+            edit.execute("UPDATE bi.pageviews_by_current_postcode_daily SET pageviews = 99")
+            edit.execute(
+                "UPDATE bi.publication_periods SET fingerprint = 0"
+                " WHERE view_name = 'pageviews_by_current_postcode_daily'"
+            )
+        with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
+            patched = publish(con, target)
+        assert patched.patched and patched.rows_rewritten > 0
     assert published(target) == scenario.platform.views()
 
 

@@ -16,9 +16,11 @@ from dagster import (
 
 from pageview_platform.assets.capture import RAW_USERS_EXTRACT
 from pageview_platform.assets.partitions import Partitions, window
+from pageview_platform.assets.publication import publish_bi_database
 from pageview_platform.assets.sql_asset import kinds
 from pageview_platform.settings import Settings
 from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
+from pageview_platform.warehouse.publish import BIDatabase
 from pageview_platform.warehouse.session import (
     WarehouseResource,
     execute,
@@ -83,11 +85,12 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
         retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def user_postcode_history(
-        context: AssetExecutionContext, warehouse: WarehouseResource
+        context: AssetExecutionContext, warehouse: WarehouseResource, bi_database: BIDatabase
     ) -> Iterator[MaterializeResult | AssetMaterialization]:
         """Each user's postcode versions (valid_from, valid_to, is_current); a partition holds the
         versions starting that day. Its transaction also re-attributes the views of the users
-        whose versions changed, in the fact and both aggregates."""
+        whose versions changed, in the fact and both aggregates; then the BI database is
+        published."""
         params = window(context)
         with warehouse.fail_fast_unless_transient(), warehouse.connection() as con:
             anything, later = execute(
@@ -119,6 +122,7 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
                     metrics="metrics/user_postcode_history.sql",
                 )
                 moved = metrics_row(con, read_sql("metrics/reattribution.sql"), params)
+            published = publish_bi_database(con, bi_database, context.log)
         yield MaterializeResult(asset_key=USER_POSTCODE_HISTORY, metadata=metadata)
         # The re-attribution changed tables the merge owns, across loads: reported as
         # materializations of the whole table (no partition, so no load's status changes).
@@ -141,5 +145,6 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
             asset_key=CURRENT_POSTCODE_BY_USER,
             metadata={"users_recounted": moved["users_recounted"]},
         )
+        yield from published
 
     return [user_postcode_history]

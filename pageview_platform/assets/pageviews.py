@@ -8,6 +8,7 @@ from datetime import datetime
 
 from dagster import (
     AssetExecutionContext,
+    AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
@@ -18,9 +19,11 @@ from dagster import (
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT
 from pageview_platform.assets.history import CURRENT_POSTCODE_BY_USER, USER_POSTCODE_HISTORY
 from pageview_platform.assets.partitions import HOUR, Partitions, window
+from pageview_platform.assets.publication import publish_bi_database
 from pageview_platform.assets.sql_asset import kinds
 from pageview_platform.settings import Settings
 from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
+from pageview_platform.warehouse.publish import BIDatabase
 from pageview_platform.warehouse.session import (
     Connection,
     WarehouseResource,
@@ -105,10 +108,11 @@ def build_pageview_assets(partitions: Partitions, settings: Settings) -> list[As
         retry_policy=WAREHOUSE_RETRY_POLICY,
     )
     def pageview_fact_and_aggregates(
-        context: AssetExecutionContext, warehouse: WarehouseResource
-    ) -> Iterator[MaterializeResult]:
+        context: AssetExecutionContext, warehouse: WarehouseResource, bi_database: BIDatabase
+    ) -> Iterator[MaterializeResult | AssetMaterialization]:
         """Merges the run's loads into the fact and moves both aggregates and their rollups by the
-        difference, in one transaction, so the BI views never see one without the other."""
+        difference, in one transaction, so the BI views never see one without the other; then
+        publishes the BI database."""
         params = window(context)
         with warehouse.fail_fast_unless_transient(), warehouse.connection() as con:
             if not captured_loads(con, params):
@@ -118,6 +122,7 @@ def build_pageview_assets(partitions: Partitions, settings: Settings) -> list[As
                 return
             with transaction(con):
                 merged = merge_loads(con, params)
+            published = publish_bi_database(con, bi_database, context.log)
         # Where the merge's time went, statement by statement, for the bench and the UI.
         profile = {f"seconds_{label}": round(t, 3) for label, t in merged.seconds.items()}
         metrics = merged.metrics
@@ -130,6 +135,7 @@ def build_pageview_assets(partitions: Partitions, settings: Settings) -> list[As
                 asset_key=key,
                 metadata={name: metrics[name] for name in ("added_views", "hours_touched")},
             )
+        yield from published
 
     return [pageview_fact_and_aggregates]
 

@@ -4,11 +4,21 @@ hold open read-only while the platform writes the warehouse (docs/design.md, "BI
 A publish writes a new file beside the target and renames it into place. The rename is atomic:
 a reader holding the old file goes on reading it (its inode) and a new connection opens the new
 one, so no reader ever locks a run out, no run ever fails a reader, and nobody sees half a run.
+
+The new file is usually a patch: a copy of the last one (a kernel-side copy, at disk speed) in
+which only the periods whose answers changed are rewritten. Which periods changed is found by
+comparing per-period fingerprints of the warehouse's views with those the file records (not
+with its rows: they are the file's own bookkeeping), so a file deleted, or left behind by any
+earlier publish, is brought up to date; a run rewrites the hours it merged and the days and
+months holding them, not the history. When
+most rows changed (a snapshot that moved many users' views), or there is no usable last file,
+the file is written new, which also compacts it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +42,9 @@ PUBLICATION = "publication"
 STORAGE_VERSION = "v1.0.0"
 # The name the run's connection attaches the new file under (bi_database.sql writes into it).
 ALIAS = "published"
+# Above this share of the published rows changed, a new file costs less than a patch of a copy
+# (and leaves no deleted rows' space behind).
+REWRITE_SHARE = 0.5
 
 # Connections to one warehouse file in one process share its attached databases, and the alias.
 _publishing = Lock()
@@ -39,12 +52,15 @@ _publishing = Lock()
 
 @dataclass(frozen=True)
 class Publication:
-    """What a publish wrote: the file, each table's rows, its size and how long it took."""
+    """What a publish wrote: the file, each table's rows, its size, how long it took, whether it
+    patched a copy of the last file, and how many rows it rewrote."""
 
     path: Path
     rows: dict[str, int]
     size_bytes: int
     seconds: float
+    patched: bool
+    rows_rewritten: int
 
 
 def staged_path(target: Path) -> Path:
@@ -66,28 +82,80 @@ def publish(con: Connection, target: Path) -> Publication:
     with _publishing:
         try:
             _remove(staged)
-            con.execute(
-                f"ATTACH $path AS {ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')",
-                {"path": str(staged)},
-            )
+            run_script(con, read_sql("publish/fingerprints.sql"), {})
+            patched, rewritten = _patch(con, target, staged)
+            if not patched:
+                _remove(staged)
+                _attach(con, staged)
+                run_script(con, read_sql("publish/bi_database.sql"), {})
+                rewritten = -1
             try:
                 run_script(
                     con,
-                    read_sql("publish/bi_database.sql"),
+                    read_sql("publish/publication.sql"),
                     {"published_at": datetime.now(UTC).replace(tzinfo=None)},
                 )
                 for statement in _comments(con):
                     con.execute(statement)
-                rows = {
-                    name: con.execute(f"SELECT count(*) FROM {ALIAS}.{name}").fetchone()[0]
-                    for name in BI_VIEWS
-                }
+                rows = dict(execute(con, read_sql("publish/rows.sql"), {}).fetchall())
             finally:
                 con.execute(f"DETACH {ALIAS}")
+            if rewritten < 0:
+                rewritten = sum(rows.values())
             os.replace(staged, target)
         finally:
             _remove(staged)
-    return Publication(target, rows, target.stat().st_size, perf_counter() - started)
+            con.execute("DROP TABLE IF EXISTS temp.bi_fingerprints")
+            con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
+    return Publication(
+        target,
+        {name: int(rows.get(name) or 0) for name in BI_VIEWS},
+        target.stat().st_size,
+        perf_counter() - started,
+        patched,
+        int(rewritten),
+    )
+
+
+def _attach(con: Connection, staged: Path) -> None:
+    """Attaches STAGED (new, or a copy of the last file) as ALIAS, in DuckDB 1.0's format."""
+    con.execute(
+        f"ATTACH $path AS {ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')", {"path": str(staged)}
+    )
+
+
+def _patch(con: Connection, target: Path, staged: Path) -> tuple[bool, int]:
+    """Copies TARGET to STAGED and rewrites there the periods whose answers changed; returns
+    whether it did (and the rows it rewrote). It does not when there is no usable last file or
+    when most rows changed, and then leaves nothing attached."""
+    if not target.exists():
+        return False, 0
+    shutil.copyfile(target, staged)
+    try:
+        _attach(con, staged)
+    except Exception:  # not a DuckDB file we can open: write a new one
+        _remove(staged)
+        return False, 0
+    try:
+        held = execute(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = $alias"
+            " AND table_name IN ('publication_periods', 'publication')",
+            {"alias": ALIAS},
+        ).fetchone()[0]
+        if held == 2:
+            run_script(con, read_sql("publish/changed_periods.sql"), {})
+            rewritten, published_rows = execute(
+                con, read_sql("publish/patch_size.sql"), {}
+            ).fetchone()
+            if rewritten <= REWRITE_SHARE * max(published_rows, 1):
+                run_script(con, read_sql("publish/patch_changed_periods.sql"), {})
+                return True, int(rewritten)
+    except Exception:
+        con.execute(f"DETACH {ALIAS}")
+        raise
+    con.execute(f"DETACH {ALIAS}")
+    return False, 0
 
 
 def _comments(con: Connection) -> list[str]:

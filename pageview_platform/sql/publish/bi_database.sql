@@ -1,4 +1,4 @@
--- The published BI database, attached as `published` (warehouse/publish.py): each bi view as a
+-- A new published BI database, attached as `published` (warehouse/publish.py): each bi view as a
 -- table of the same name and columns (in the aggregates' own order, mostly by period already:
 -- sorting costs more than half the publish), and one row saying what it holds. The tables sit
 -- in the file's `main` schema: DuckDB names a file's catalog after it, so in `bi.duckdb` they
@@ -16,12 +16,5 @@ CREATE TABLE published.pageviews_by_current_postcode_daily AS
 SELECT * FROM bi.pageviews_by_current_postcode_daily;
 CREATE TABLE published.pageviews_by_current_postcode_monthly AS
 SELECT * FROM bi.pageviews_by_current_postcode_monthly;
-CREATE TABLE published.publication AS
-SELECT
-    $published_at AS published_at,
-    (SELECT max(load_hour) FROM ops.pageview_load_captures) AS latest_load_hour,
-    (SELECT max(snapshot_date) FROM raw.users_extract) AS latest_snapshot_date;
-COMMENT ON TABLE published.publication IS 'When this BI database was published and the latest data it holds: one row.';
-COMMENT ON COLUMN published.publication.published_at IS 'When the run that published this file finished writing it, in UTC.';
-COMMENT ON COLUMN published.publication.latest_load_hour IS 'The latest pageviews load (its hour, UTC) captured when this file was published.';
-COMMENT ON COLUMN published.publication.latest_snapshot_date IS 'The date of the latest accepted users snapshot when this file was published.';
+CREATE TABLE published.publication_periods AS
+SELECT * FROM temp.bi_fingerprints;
