@@ -117,7 +117,7 @@ def replay_pageview_loads(
                 # Rows admitted now may reach hours no capture of the load touched before; a
                 # later replacement of the load must rebuild those hours too.
                 run_script(con, read_sql("transform/log_pageview_load_hours.sql"), params)
-                added += merge_loads(con, params).metrics["added_views"]
+                added += merge_loads(con, params, bi_database).metrics["added_views"]
             released = released_by_run(
                 con, read_sql("replay/pageviews_released_by_run.sql"), context.run_id
             )

@@ -122,8 +122,9 @@ class Platform:
     def published_views(self) -> dict[str, set[tuple[datetime, str, int]]] | None:
         """Every row of the published BI database's tables, named as the warehouse's views
         (None before the first publish, and on Snowflake, where nothing is published)."""
-        path = self.warehouse.with_name("bi.duckdb")
-        if not path.exists():
+        warehouse = getattr(self, "warehouse", None)  # a subclass may only query
+        path = warehouse and warehouse.with_name("bi.duckdb")
+        if path is None or not path.exists():
             return None
         with duckdb.connect(str(path), read_only=True) as con:
             select = "SELECT period_start, postcode, pageviews FROM {}"

@@ -111,7 +111,7 @@ def test_published_tables_hold_the_bi_views_answers(scenario: Scenario) -> None:
         ]
     # Every table and column says what it holds, in the words of the warehouse's views.
     assert all(comment for *_, comment in columns)
-    assert all(table_comments.values()) and len(table_comments) == len(BI_VIEWS) + 2
+    assert all(table_comments.values()) and len(table_comments) == len(BI_VIEWS) + 1
     view_comment = p.query(
         "SELECT comment FROM duckdb_views() WHERE view_name = 'pageviews_by_current_postcode_daily'"
     )
@@ -158,7 +158,7 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
         # The failed publish let go of what it attached: the next one goes through, and as
         # nothing changed since the last, it patches a copy and rewrites no row.
         again = publish(con, target)
-        assert (again.patched, again.rows_rewritten) == (True, 0)
+        assert (again.patched, again.rows_written) == (True, 0)
     assert published(target) == scenario.platform.views()
 
 
@@ -172,18 +172,37 @@ def test_a_publish_over_a_file_it_cannot_use_writes_a_new_one(scenario: Scenario
         target.unlink()
         duckdb.connect(str(target)).close()
         assert not publish(con, target).patched
-        # A published file some period of which was edited by hand: the patch (forced, however
-        # much changed) rewrites that period from the warehouse.
-        with duckdb.connect(str(target)) as edit:
-            edit.execute("UPDATE bi.pageviews_by_current_postcode_daily SET pageviews = 99")
-            edit.execute(
-                "UPDATE bi.publication_periods SET fingerprint = 0"
-                " WHERE view_name = 'pageviews_by_current_postcode_daily'"
+        # The file of an earlier publish, restored over the last one: it misses what changed
+        # since, which the warehouse no longer lists, so it is replaced whole as well.
+        earlier = target.read_bytes()
+        con.execute(
+            "UPDATE agg.pageviews_by_current_postcode_daily SET pageviews = pageviews + 5;"
+            "INSERT INTO ops.bi_unpublished_hours SELECT 'current_postcode', pageview_hour"
+            " FROM agg.pageviews_by_current_postcode_hourly"
+        )
+        try:
+            with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
+                assert publish(con, target).patched
+            assert published(target) == _views(con)
+            target.write_bytes(earlier)
+            assert not publish(con, target).patched
+            assert published(target) == _views(con)
+        finally:
+            con.execute(
+                "UPDATE agg.pageviews_by_current_postcode_daily SET pageviews = pageviews - 5;"
+                "INSERT INTO ops.bi_unpublished_hours"
+                " SELECT 'current_postcode', pageview_hour"
+                " FROM agg.pageviews_by_current_postcode_hourly"
             )
-        with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
-            patched = publish(con, target)
-        assert patched.patched and patched.rows_rewritten > 0
+            publish(con, target)
     assert published(target) == scenario.platform.views()
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> dict[str, set[tuple[datetime, str, int]]]:
+    """The warehouse's bi views, read on CON."""
+    return {
+        f"bi.{name}": set(con.execute(f"SELECT * FROM bi.{name}").fetchall()) for name in BI_VIEWS
+    }
 
 
 # A BI tool in another process, with one connection held open throughout (HELD) or one per

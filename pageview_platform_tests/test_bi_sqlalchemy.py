@@ -79,9 +79,7 @@ def test_the_file_holds_the_six_tables_and_the_publication(engine: sa.Engine) ->
     # In the file's default schema, `main`: its catalog is named after the file, so in bi.duckdb
     # the README's `bi.<view>` names them, as in the warehouse.
     inspector = sa.inspect(engine)
-    assert sorted(inspector.get_table_names()) == sorted(
-        [*TABLES, "publication", "publication_periods"]
-    )
+    assert sorted(inspector.get_table_names()) == sorted([*TABLES, "publication"])
     assert inspector.get_view_names() == []
     with engine.connect() as connection:
         readme_query = connection.exec_driver_sql(

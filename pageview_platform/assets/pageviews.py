@@ -121,7 +121,7 @@ def build_pageview_assets(partitions: Partitions, settings: Settings) -> list[As
                 context.log.info("nothing to merge: no pageviews load was captured in the window")
                 return
             with transaction(con):
-                merged = merge_loads(con, params)
+                merged = merge_loads(con, params, bi_database)
             published = publish_bi_database(con, bi_database, context.log)
         # Where the merge's time went, statement by statement, for the bench and the UI.
         profile = {f"seconds_{label}": round(t, 3) for label, t in merged.seconds.items()}
@@ -149,24 +149,25 @@ class MergedLoads:
     seconds: Counter[str] = field(default_factory=Counter)
 
 
-def merge_loads(con: Connection, params: dict[str, object]) -> MergedLoads:
+def merge_loads(con: Connection, params: dict[str, object], bi_database: BIDatabase) -> MergedLoads:
     """Merges the captured loads of the window into the fact and both aggregates, inside the
-    caller's transaction (the multi-asset's, or a quarantine replay's)."""
+    caller's transaction (the multi-asset's, or a quarantine replay's), recording the hours it
+    changed for the BI database's next publish."""
     (replaced_loads,) = execute(
         con, read_sql("transform/replaced_pageview_loads.sql"), params
     ).fetchone()
     merged = MergedLoads(replaced_loads)
     # Rebuilding reads every captured load: only worth it when a load was replaced.
     if replaced_loads:
-        merged.seconds.update(
-            run_script(con, read_sql("transform/rebuild_pageview_hours.sql"), params)
-        )
+        for script in ("transform/rebuild_pageview_hours.sql", *bi_database.after_rebuild()):
+            merged.seconds.update(run_script(con, read_sql(script), params))
     # A range merges its loads one after the other: max() composes.
     for load in _hours(params["start"], params["end"]):
         load_params = {"start": load, "end": load + HOUR}
         for script in (
             "transform/merge_pageviews_load.sql",
             "transform/apply_aggregate_deltas.sql",
+            *bi_database.after_deltas(),
         ):
             merged.seconds.update(run_script(con, read_sql(script), load_params))
         merged.metrics.update(

@@ -26,7 +26,7 @@ def publish_bi_database(
         how = "patched" if publication.patched else "new file"
         log.info(
             f"published {publication.path} ({publication.size_bytes} bytes, {how},"
-            f" {publication.rows_rewritten} rows rewritten) in {publication.seconds:.2f} s"
+            f" {publication.rows_written} rows written) in {publication.seconds:.2f} s"
         )
     return [
         AssetMaterialization(key, metadata=publication_metadata(publication, view))
@@ -45,5 +45,5 @@ def publication_metadata(publication: Publication | None, view: str) -> dict[str
         "seconds_publish": round(publication.seconds, 3),
         # A copy of the last file with the changed periods rewritten, or a new file.
         "publish": "patch" if publication.patched else "new file",
-        "rows_rewritten": publication.rows_rewritten,
+        "rows_written": publication.rows_written,
     }

@@ -40,7 +40,7 @@ def touch(con, hours: list[int], share: float) -> None:
 def _row(label: str, publication: Publication) -> str:
     kind = "patch" if publication.patched else "new file"
     return (
-        f"| {label} | {kind} | {publication.rows_rewritten:,} | {sum(publication.rows.values()):,}"
+        f"| {label} | {kind} | {publication.rows_written:,} | {sum(publication.rows.values()):,}"
         f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s |"
     )
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         target = workdir / "bi.duckdb"
         rows = [
-            "| publish | how | rows rewritten | rows published | file | seconds |",
+            "| publish | how | rows written | rows published | file | seconds |",
             "|---|---|---:|---:|---:|---:|",
         ]
         rows.append(_row("first", publish(con, target)))

@@ -6,13 +6,14 @@ a reader holding the old file goes on reading it (its inode) and a new connectio
 one, so no reader ever locks a run out, no run ever fails a reader, and nobody sees half a run.
 
 The new file is usually a patch: a copy of the last one (a kernel-side copy, at disk speed) in
-which only the periods whose answers changed are rewritten. Which periods changed is found by
-comparing per-period fingerprints of the warehouse's views with those the file records (not
-with its rows: they are the file's own bookkeeping), so a file deleted, or left behind by any
-earlier publish, is brought up to date; a run rewrites the hours it merged and the days and
-months holding them, not the history. When
-most rows changed (a snapshot that moved many users' views), or there is no usable last file,
-the file is written new, which also compacts it.
+which only the periods whose answers changed are rewritten. The steps that move the aggregates
+record the hours they changed in the warehouse, in their own transaction
+(`ops.bi_unpublished_hours`, through RECORD_DELTA_HOURS and RECORD_REBUILT_HOURS); a publish
+rewrites those hours, their days and their months, then clears them. So its cost follows what
+changed, not the history. The file carries a generation the warehouse also records: a file at
+the path that is not the last one published (deleted, restored, a failed publish's) is written
+new, as it is when most hours changed (a snapshot that moved many users' views), which also
+compacts it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from threading import Lock
 from time import perf_counter
 
+import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -42,9 +44,13 @@ PUBLICATION = "publication"
 STORAGE_VERSION = "v1.0.0"
 # The name the run's connection attaches the new file under (bi_database.sql writes into it).
 ALIAS = "published"
-# Above this share of the published rows changed, a new file costs less than a patch of a copy
-# (and leaves no deleted rows' space behind).
+# Above this share of the hours changed, a new file costs less than a patch of a copy (and leaves
+# no deleted rows' space behind).
 REWRITE_SHARE = 0.5
+# What the writers of the aggregates run in their transaction on DuckDB, so the next publish
+# knows which hours to rewrite.
+RECORD_DELTA_HOURS = "publish/record_delta_hours.sql"
+RECORD_REBUILT_HOURS = "publish/record_rebuilt_hours.sql"
 
 # Connections to one warehouse file in one process share its attached databases, and the alias.
 _publishing = Lock()
@@ -53,14 +59,14 @@ _publishing = Lock()
 @dataclass(frozen=True)
 class Publication:
     """What a publish wrote: the file, each table's rows, its size, how long it took, whether it
-    patched a copy of the last file, and how many rows it rewrote."""
+    patched a copy of the last file, and the rows it wrote (all, or the changed periods')."""
 
     path: Path
     rows: dict[str, int]
     size_bytes: int
     seconds: float
     patched: bool
-    rows_rewritten: int
+    rows_written: int
 
 
 def staged_path(target: Path) -> Path:
@@ -69,8 +75,9 @@ def staged_path(target: Path) -> Path:
 
 
 def publish(con: Connection, target: Path) -> Publication:
-    """Writes the warehouse's `bi` views, with their comments, into a new DuckDB file readable
-    by DuckDB 1.x and renames it to TARGET; the previous file stays whole if anything fails.
+    """Writes the warehouse's `bi` views, with their comments, into a DuckDB file readable by
+    DuckDB 1.x (a patch of a copy of the last one, or new) and renames it to TARGET; the
+    previous file stays whole if anything fails.
 
     CON is the run's connection, outside any transaction: while it holds the warehouse, no
     other process commits, so the file is one committed state, and publishes replace each other
@@ -82,38 +89,42 @@ def publish(con: Connection, target: Path) -> Publication:
     with _publishing:
         try:
             _remove(staged)
-            run_script(con, read_sql("publish/fingerprints.sql"), {})
-            patched, rewritten = _patch(con, target, staged)
+            (generation,) = execute(con, read_sql("publish/generation.sql"), {}).fetchone()
+            run_script(con, read_sql("publish/changed_periods.sql"), {})
+            patched = _patch(con, target, staged, generation)
             if not patched:
                 _remove(staged)
                 _attach(con, staged)
                 run_script(con, read_sql("publish/bi_database.sql"), {})
-                rewritten = -1
+            published_at = datetime.now(UTC).replace(tzinfo=None)
             try:
                 run_script(
                     con,
                     read_sql("publish/publication.sql"),
-                    {"published_at": datetime.now(UTC).replace(tzinfo=None)},
+                    {"published_at": published_at, "generation": generation + 1},
                 )
                 for statement in _comments(con):
                     con.execute(statement)
-                rows = dict(execute(con, read_sql("publish/rows.sql"), {}).fetchall())
+                counted = execute(con, read_sql("publish/rows.sql"), {}).fetchall()
             finally:
                 con.execute(f"DETACH {ALIAS}")
-            if rewritten < 0:
-                rewritten = sum(rows.values())
             os.replace(staged, target)
+            run_script(
+                con,
+                read_sql("publish/published.sql"),
+                {"published_at": published_at, "generation": generation + 1},
+            )
         finally:
             _remove(staged)
-            con.execute("DROP TABLE IF EXISTS temp.bi_fingerprints")
             con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
+    rows = {name: int(total) for name, total, _ in counted}
     return Publication(
         target,
-        {name: int(rows.get(name) or 0) for name in BI_VIEWS},
+        rows,
         target.stat().st_size,
         perf_counter() - started,
         patched,
-        int(rewritten),
+        sum(int(changed) for *_, changed in counted) if patched else sum(rows.values()),
     )
 
 
@@ -124,38 +135,33 @@ def _attach(con: Connection, staged: Path) -> None:
     )
 
 
-def _patch(con: Connection, target: Path, staged: Path) -> tuple[bool, int]:
-    """Copies TARGET to STAGED and rewrites there the periods whose answers changed; returns
-    whether it did (and the rows it rewrote). It does not when there is no usable last file or
-    when most rows changed, and then leaves nothing attached."""
-    if not target.exists():
-        return False, 0
+def _patch(con: Connection, target: Path, staged: Path, generation: int) -> bool:
+    """Copies TARGET to STAGED and rewrites there the periods changed since the last publish;
+    returns whether it did. It does not, and leaves nothing attached, when TARGET is not the
+    file the warehouse last published (none, not DuckDB, another generation) or when most
+    hours changed."""
+    if not generation or not target.exists():
+        return False
     shutil.copyfile(target, staged)
     try:
         _attach(con, staged)
-    except Exception:  # not a DuckDB file we can open: write a new one
+    except duckdb.Error:  # not a DuckDB file we can open: write a new one
         _remove(staged)
-        return False, 0
+        return False
     try:
-        held = execute(
-            con,
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = $alias"
-            " AND table_name IN ('publication_periods', 'publication')",
-            {"alias": ALIAS},
-        ).fetchone()[0]
-        if held == 2:
-            run_script(con, read_sql("publish/changed_periods.sql"), {})
-            rewritten, published_rows = execute(
-                con, read_sql("publish/patch_size.sql"), {}
-            ).fetchone()
-            if rewritten <= REWRITE_SHARE * max(published_rows, 1):
-                run_script(con, read_sql("publish/patch_changed_periods.sql"), {})
-                return True, int(rewritten)
+        try:
+            (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
+        except duckdb.Error:  # no publication table, or one without a generation
+            held = None
+        changed, hours = execute(con, read_sql("publish/patch_size.sql"), {}).fetchone()
+        if held == generation and changed <= REWRITE_SHARE * max(hours, 1):
+            run_script(con, read_sql("publish/patch_changed_periods.sql"), {})
+            return True
     except Exception:
         con.execute(f"DETACH {ALIAS}")
         raise
     con.execute(f"DETACH {ALIAS}")
-    return False, 0
+    return False
 
 
 def _comments(con: Connection) -> list[str]:
@@ -185,6 +191,14 @@ class BIDatabase(ConfigurableResource):
     path: str | None = Field(
         default=None, description="The published BI database file; unset on Snowflake."
     )
+
+    def after_deltas(self) -> tuple[str, ...]:
+        """The scripts a writer runs after apply_aggregate_deltas.sql, in its transaction."""
+        return () if self.path is None else (RECORD_DELTA_HOURS,)
+
+    def after_rebuild(self) -> tuple[str, ...]:
+        """The scripts a writer runs after rebuild_pageview_hours.sql, in its transaction."""
+        return () if self.path is None else (RECORD_REBUILT_HOURS,)
 
     def publish(self, con: Connection) -> Publication | None:
         """Publishes what CON's warehouse holds now (None on Snowflake, where nothing is)."""

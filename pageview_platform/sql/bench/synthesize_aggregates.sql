@@ -17,3 +17,6 @@ FROM agg.pageviews_by_current_postcode_hourly GROUP BY ALL;
 INSERT INTO agg.pageviews_by_current_postcode_monthly
 SELECT date_trunc('month', pageview_hour), postcode, sum(pageviews)
 FROM agg.pageviews_by_current_postcode_hourly GROUP BY ALL;
+-- One capture per hour, as the loads' log would hold them.
+INSERT INTO ops.pageview_load_hours
+SELECT $start + to_hours(h), $start + to_hours(h) FROM range($hours) AS hours(h);

@@ -12,3 +12,6 @@ UPDATE agg.pageviews_by_postcode_at_view_monthly SET pageviews = pageviews + 1
 WHERE pageview_month = date_trunc('month', $hour) AND hash(postcode) % $modulo = 0;
 UPDATE agg.pageviews_by_current_postcode_monthly SET pageviews = pageviews + 1
 WHERE pageview_month = date_trunc('month', $hour) AND hash(postcode) % $modulo = 0;
+-- What the writers record in the same transaction for the next publish.
+INSERT INTO ops.bi_unpublished_hours
+VALUES ('postcode_at_view', $hour), ('current_postcode', $hour);

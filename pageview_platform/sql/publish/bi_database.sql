@@ -16,5 +16,3 @@ CREATE TABLE published.pageviews_by_current_postcode_daily AS
 SELECT * FROM bi.pageviews_by_current_postcode_daily;
 CREATE TABLE published.pageviews_by_current_postcode_monthly AS
 SELECT * FROM bi.pageviews_by_current_postcode_monthly;
-CREATE TABLE published.publication_periods AS
-SELECT * FROM temp.bi_fingerprints;

@@ -1,12 +1,15 @@
--- The periods whose published rows differ from the warehouse's (new, changed or gone), and how
--- many rows a patch rewrites there: the published file's plus the warehouse's.
+-- The periods of each published table that the hours changed since the last publish reach:
+-- the hour itself, its day and its month, in the answer that changed.
 CREATE OR REPLACE TEMP TABLE bi_changed_periods AS
-SELECT
-    coalesce(fresh.view_name, held.view_name) AS view_name,
-    coalesce(fresh.period_start, held.period_start) AS period_start,
-    coalesce(fresh.row_count, 0) + coalesce(held.row_count, 0) AS rows_rewritten
-FROM temp.bi_fingerprints AS fresh
-FULL OUTER JOIN published.publication_periods AS held
-    ON held.view_name = fresh.view_name AND held.period_start = fresh.period_start
-WHERE fresh.row_count IS DISTINCT FROM held.row_count
-    OR fresh.fingerprint IS DISTINCT FROM held.fingerprint;
+WITH hours AS (
+    SELECT DISTINCT answer, pageview_hour FROM ops.bi_unpublished_hours
+),
+periods AS (
+    SELECT answer, 'hourly' AS grain, pageview_hour AS period_start FROM hours
+    UNION
+    SELECT answer, 'daily', CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) FROM hours
+    UNION
+    SELECT answer, 'monthly', CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) FROM hours
+)
+SELECT 'pageviews_by_' || answer || '_' || grain AS view_name, period_start
+FROM periods;

@@ -1,5 +1,5 @@
 -- A patch of the published file (a copy of the last one, attached as `published`): each view's
--- changed periods deleted and read again from the warehouse, then the bookkeeping.
+-- changed periods (changed_periods.sql) deleted and read again from the warehouse.
 
 DELETE FROM published.pageviews_by_postcode_at_view_hourly
 WHERE period_start IN (SELECT period_start FROM temp.bi_changed_periods WHERE view_name = 'pageviews_by_postcode_at_view_hourly');
@@ -36,14 +36,3 @@ WHERE period_start IN (SELECT period_start FROM temp.bi_changed_periods WHERE vi
 INSERT INTO published.pageviews_by_current_postcode_monthly
 SELECT * FROM bi.pageviews_by_current_postcode_monthly
 WHERE period_start IN (SELECT period_start FROM temp.bi_changed_periods WHERE view_name = 'pageviews_by_current_postcode_monthly');
-
-DELETE FROM published.publication_periods
-WHERE EXISTS (
-    SELECT 1 FROM temp.bi_changed_periods AS changed
-    WHERE changed.view_name = publication_periods.view_name
-        AND changed.period_start = publication_periods.period_start
-);
-INSERT INTO published.publication_periods
-SELECT fresh.* FROM temp.bi_fingerprints AS fresh
-INNER JOIN temp.bi_changed_periods AS changed
-    ON changed.view_name = fresh.view_name AND changed.period_start = fresh.period_start;

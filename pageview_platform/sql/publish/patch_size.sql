@@ -1,4 +1,5 @@
--- How many rows a patch would rewrite (changed_periods.sql), against the rows the file holds.
+-- Whether a patch is worth it: the hours changed since the last publish against the hours
+-- the warehouse holds views for (the captures' log, not the aggregates: no scan of history).
 SELECT
-    (SELECT coalesce(sum(rows_rewritten), 0) FROM temp.bi_changed_periods) AS rows_rewritten,
-    (SELECT coalesce(sum(row_count), 0) FROM published.publication_periods) AS rows_published;
+    (SELECT count(DISTINCT pageview_hour) FROM ops.bi_unpublished_hours) AS hours_changed,
+    (SELECT count(DISTINCT pageview_hour) FROM ops.pageview_load_hours) AS hours_held;

@@ -74,3 +74,17 @@ CREATE TABLE IF NOT EXISTS ops.capture_replacements (
     replaced_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- DuckDB: the hours whose answers (postcode_at_view or current_postcode) changed since the BI
+-- database was last published. The steps that move the aggregates add them in their own
+-- transaction; the publish rewrites those periods in a copy of the last file, then clears them
+-- (warehouse/publish.py). Nothing writes it on Snowflake, where BI reads the views.
+CREATE TABLE IF NOT EXISTS ops.bi_unpublished_hours (
+    answer VARCHAR NOT NULL,
+    pageview_hour TIMESTAMP NOT NULL
+);
+-- DuckDB: the generation of the BI database file last published (one row). A file at the path
+-- holding another generation (older, restored, written from another warehouse) is written new.
+CREATE TABLE IF NOT EXISTS ops.bi_publication (
+    generation BIGINT NOT NULL,
+    published_at TIMESTAMP NOT NULL
+);
