@@ -17,6 +17,7 @@ from pageview_platform.assets.quarantine_summary import (
 )
 from pageview_platform.automation import build_automation
 from pageview_platform.checks import build_asset_checks
+from pageview_platform.dagster_internals import reuse_sqlite_engines
 from pageview_platform.freshness import build_freshness
 from pageview_platform.jobs import build_jobs
 from pageview_platform.replay import build_replay_jobs
@@ -29,6 +30,8 @@ from pageview_platform.warehouse.resources import warehouse_resource, warehouse_
 @dg.definitions
 def defs() -> dg.Definitions:
     """Built on load, so the environment in force when the code location loads decides."""
+    # Every process that loads the code location writes runs' events: the CLI, run workers.
+    reuse_sqlite_engines()
     settings = get_settings()
     partitions = Partitions.starting(settings.start_date)
     automation_sensors, schedules = build_automation(settings)

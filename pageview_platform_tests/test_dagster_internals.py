@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from sqlalchemy.pool import NullPool, StaticPool
 
 from pageview_platform import dagster_internals as internals
 
@@ -234,3 +235,25 @@ def test_only_dagster_internals_imports_private_dagster_modules() -> None:
         if path != ISOLATED and PRIVATE.search(path.read_text())
     )
     assert not offenders, f"`dagster._` outside dagster_internals.py in {offenders}"
+
+
+def test_sqlite_storages_build_their_engines_through_the_factory_reuse_wraps(
+    tmp_path: Path,
+) -> None:
+    """Each SQLite storage still calls `create_engine` from its module (the name the wrapper
+    replaces), and once wrapped, a file's NullPool engine is built once; other pools are not
+    cached."""
+    for module in internals.SQLITE_STORAGE_MODULES:
+        assert "create_engine(" in inspect.getsource(module), module.__name__
+        assert callable(module.create_engine), module.__name__
+    internals.reuse_sqlite_engines()
+    internals.reuse_sqlite_engines()  # idempotent: wrapped once
+    factory = internals.sqlite_event_log.create_engine
+    assert factory.reuses_engines
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    first = factory(url, poolclass=NullPool, connect_args={"timeout": 5})
+    assert factory(url, poolclass=NullPool, connect_args={"timeout": 5}) is first
+    assert factory(url, poolclass=NullPool, connect_args={"timeout": 6}) is not first
+    assert factory(url, poolclass=StaticPool) is not factory(url, poolclass=StaticPool)
+    with first.connect() as connection:  # still a working engine, a connection per use
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
