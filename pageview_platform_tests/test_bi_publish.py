@@ -148,6 +148,15 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
     target = scenario.bi_database
     before = target.read_bytes()
     with duckdb.connect(str(scenario.platform.warehouse)) as con:
+        # Nothing changed since the last publish: the file is left as it is.
+        unchanged = publish(con, target)
+        assert (unchanged.how, unchanged.rows_written) == ("unchanged", 0)
+        assert target.read_bytes() == before
+        # An hour recorded as changed (as a writer records it), and a publish that fails.
+        con.execute(
+            "INSERT INTO ops.bi_unpublished_hours SELECT 'current_postcode', max(pageview_hour)"
+            " FROM agg.pageviews_by_current_postcode_hourly"
+        )
         with (
             mock.patch.object(publishing, "_comments", side_effect=RuntimeError("disk full")),
             pytest.raises(RuntimeError, match="disk full"),
@@ -155,10 +164,10 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
             publish(con, target)
         assert target.read_bytes() == before
         assert sorted(f.name for f in target.parent.iterdir() if ".tmp" in f.name) == []
-        # The failed publish let go of what it attached: the next one goes through, and as
-        # nothing changed since the last, it patches a copy and rewrites no row.
-        again = publish(con, target)
-        assert (again.patched, again.rows_written) == (True, 0)
+        # The failed publish let go of what it attached, and the hour is still to publish.
+        with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
+            again = publish(con, target)
+        assert again.how == "patch" and again.rows_written > 0
     assert published(target) == scenario.platform.views()
 
 
@@ -167,11 +176,11 @@ def test_a_publish_over_a_file_it_cannot_use_writes_a_new_one(scenario: Scenario
     with duckdb.connect(str(scenario.platform.warehouse)) as con:
         # Not a DuckDB file (a half-copied download, say): replaced whole.
         target.write_bytes(b"not a database")
-        assert not publish(con, target).patched
+        assert publish(con, target).how == "new file"
         # A DuckDB file without the publisher's bookkeeping: replaced whole too.
         target.unlink()
         duckdb.connect(str(target)).close()
-        assert not publish(con, target).patched
+        assert publish(con, target).how == "new file"
         # The file of an earlier publish, restored over the last one: it misses what changed
         # since, which the warehouse no longer lists, so it is replaced whole as well.
         earlier = target.read_bytes()
@@ -182,10 +191,10 @@ def test_a_publish_over_a_file_it_cannot_use_writes_a_new_one(scenario: Scenario
         )
         try:
             with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
-                assert publish(con, target).patched
+                assert publish(con, target).how == "patch"
             assert published(target) == _views(con)
             target.write_bytes(earlier)
-            assert not publish(con, target).patched
+            assert publish(con, target).how == "new file"
             assert published(target) == _views(con)
         finally:
             con.execute(

@@ -23,9 +23,8 @@ def publish_bi_database(
     holds the warehouse no other process commits, so the file is that one committed state."""
     publication = bi_database.publish(con)
     if publication is not None:
-        how = "patched" if publication.patched else "new file"
         log.info(
-            f"published {publication.path} ({publication.size_bytes} bytes, {how},"
+            f"published {publication.path} ({publication.size_bytes} bytes, {publication.how},"
             f" {publication.rows_written} rows written) in {publication.seconds:.2f} s"
         )
     return [
@@ -43,7 +42,7 @@ def publication_metadata(publication: Publication | None, view: str) -> dict[str
         "published_to": str(publication.path),
         "bytes": publication.size_bytes,
         "seconds_publish": round(publication.seconds, 3),
-        # A copy of the last file with the changed periods rewritten, or a new file.
-        "publish": "patch" if publication.patched else "new file",
+        # A copy of the last file with the changed periods rewritten, a new file, or unchanged.
+        "publish": publication.how,
         "rows_written": publication.rows_written,
     }

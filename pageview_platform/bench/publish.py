@@ -38,7 +38,7 @@ def touch(con, hours: list[int], share: float) -> None:
 
 
 def _row(label: str, publication: Publication) -> str:
-    kind = "patch" if publication.patched else "new file"
+    kind = publication.how
     return (
         f"| {label} | {kind} | {publication.rows_written:,} | {sum(publication.rows.values()):,}"
         f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s |"

@@ -47,6 +47,8 @@ ALIAS = "published"
 # Above this share of the hours changed, a new file costs less than a patch of a copy (and leaves
 # no deleted rows' space behind).
 REWRITE_SHARE = 0.5
+# How a publish went (Publication.how).
+NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
 # knows which hours to rewrite.
 RECORD_DELTA_HOURS = "publish/record_delta_hours.sql"
@@ -58,14 +60,15 @@ _publishing = Lock()
 
 @dataclass(frozen=True)
 class Publication:
-    """What a publish wrote: the file, each table's rows, its size, how long it took, whether it
-    patched a copy of the last file, and the rows it wrote (all, or the changed periods')."""
+    """What a publish wrote: the file, each table's rows, its size, how long it took, how (a new
+    file, a patch of a copy of the last one, or nothing when nothing changed since it) and the
+    rows it wrote (all, the changed periods', or none)."""
 
     path: Path
     rows: dict[str, int]
     size_bytes: int
     seconds: float
-    patched: bool
+    how: str
     rows_written: int
 
 
@@ -87,9 +90,15 @@ def publish(con: Connection, target: Path) -> Publication:
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = staged_path(target)
     with _publishing:
+        (generation,) = execute(con, read_sql("publish/generation.sql"), {}).fetchone()
+        (changes,) = execute(con, read_sql("publish/has_changes.sql"), {}).fetchone()
+        current = None if changes else _unchanged(con, target, generation)
+        if current is not None:
+            return Publication(
+                target, current, target.stat().st_size, perf_counter() - started, UNCHANGED, 0
+            )
         try:
             _remove(staged)
-            (generation,) = execute(con, read_sql("publish/generation.sql"), {}).fetchone()
             run_script(con, read_sql("publish/changed_periods.sql"), {})
             patched = _patch(con, target, staged, generation)
             if not patched:
@@ -123,9 +132,32 @@ def publish(con: Connection, target: Path) -> Publication:
         rows,
         target.stat().st_size,
         perf_counter() - started,
-        patched,
+        PATCH if patched else NEW_FILE,
         sum(int(changed) for *_, changed in counted) if patched else sum(rows.values()),
     )
+
+
+def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int] | None:
+    """Each table's rows in TARGET when it is the file the warehouse last published (and so, no
+    hour having changed since, up to date); else None."""
+    if not generation or not target.exists():
+        return None
+    try:
+        con.execute(f"ATTACH $path AS {ALIAS} (READ_ONLY)", {"path": str(target)})
+    except duckdb.Error:
+        return None
+    try:
+        (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
+        if held != generation:
+            return None
+        run_script(con, read_sql("publish/changed_periods.sql"), {})
+        counted = execute(con, read_sql("publish/rows.sql"), {}).fetchall()
+        return {name: int(total) for name, total, _ in counted}
+    except duckdb.Error:  # not a file this publisher wrote
+        return None
+    finally:
+        con.execute(f"DETACH {ALIAS}")
+        con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
 
 
 def _attach(con: Connection, staged: Path) -> None:
