@@ -93,6 +93,10 @@ def run_demo(settings: Settings, ingest: Ingest, args: argparse.Namespace) -> No
             ).fetchall():
                 print(f"  {_day(period_start):<12}{postcode:<12}{pageviews:>10}")
             print()
+    print(
+        f"BI tools read the published copy, {settings.bi_duckdb_path}, read-only (README,"
+        " 'Connecting BI tools'); `make dashboard` serves a page over it."
+    )
 
 
 def _connection(settings: Settings):
