@@ -114,7 +114,7 @@ def publish(con: Connection, target: Path) -> Publication:
                 )
                 for statement in _comments(con):
                     con.execute(statement)
-                counted = execute(con, read_sql("publish/rows.sql"), {}).fetchall()
+                counted = _count_rows(con)
             finally:
                 con.execute(f"DETACH {ALIAS}")
             os.replace(staged, target)
@@ -151,7 +151,7 @@ def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int]
         if held != generation:
             return None
         run_script(con, read_sql("publish/changed_periods.sql"), {})
-        counted = execute(con, read_sql("publish/rows.sql"), {}).fetchall()
+        counted = _count_rows(con)
         return {name: int(total) for name, total, _ in counted}
     except duckdb.Error:  # not a file this publisher wrote
         return None
@@ -187,13 +187,29 @@ def _patch(con: Connection, target: Path, staged: Path, generation: int) -> bool
             held = None
         changed, hours = execute(con, read_sql("publish/patch_size.sql"), {}).fetchone()
         if held == generation and changed <= REWRITE_SHARE * max(hours, 1):
-            run_script(con, read_sql("publish/patch_changed_periods.sql"), {})
+            _patch_tables(con)
             return True
     except Exception:
         con.execute(f"DETACH {ALIAS}")
         raise
     con.execute(f"DETACH {ALIAS}")
     return False
+
+
+def _patch_tables(con: Connection) -> None:
+    """Rewrites each published table's changed periods from the warehouse's views."""
+    for view in BI_VIEWS:
+        script = read_sql("publish/patch_table.sql").format(table=identifier(view))
+        run_script(con, script, {"view": view})
+
+
+def _count_rows(con: Connection) -> list[tuple[str, int, int]]:
+    """Each published table's rows, and how many of them this publish wrote (changed periods)."""
+    counted = []
+    for view in BI_VIEWS:
+        script = read_sql("publish/table_rows.sql").format(table=identifier(view))
+        counted.append((view, *execute(con, script, {"view": view}).fetchone()))
+    return counted
 
 
 def _comments(con: Connection) -> list[str]:
