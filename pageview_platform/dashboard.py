@@ -96,10 +96,10 @@ FROM answers
 WHERE grain = $grain AND postcode = $postcode
 ORDER BY question, period_start
 """
-ATTACH = "ATTACH $path AS published (READ_ONLY)"
+ATTACH = "ATTACH $path AS bi (READ_ONLY)"
 HAS_PUBLICATION = """
 SELECT count(*) FROM information_schema.tables
-WHERE table_catalog = 'published' AND table_schema = 'bi' AND table_name = 'publication'
+WHERE table_catalog = 'bi' AND table_schema = 'main' AND table_name = 'publication'
 """
 PUBLICATION = "SELECT * FROM bi.publication LIMIT 1"
 
@@ -133,15 +133,14 @@ def bi_database_path() -> Path:
 def published_database() -> Iterator[duckdb.DuckDBPyConnection]:
     """A new connection to the published file, read-only, closed on exit.
 
-    The file is attached under an alias of its own: opened directly, a file named `bi.duckdb`
-    is a catalog `bi` beside its schema `bi`, and DuckDB refuses `bi.<view>` as ambiguous.
+    The file's tables are in its `main` schema (warehouse/publish.py); attached as `bi`,
+    whatever the file is called, they read as `bi.<view>`, the warehouse's names.
     """
     path = bi_database_path()
     if not path.exists():
         raise MissingDatabase(f"No published BI database at {path}: run `make demo` first.")
     with duckdb.connect() as connection:
         connection.execute(ATTACH, {"path": str(path)})
-        connection.execute("USE published")
         yield connection
 
 

@@ -1,19 +1,23 @@
 """The dashboard in headless Chromium over a small published BI database: it renders without
 errors and shows the views' numbers, for the default grain and after the grain is switched."""
 
+import contextlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import duckdb
 import pytest
 
 from pageview_platform import dashboard
 from pageview_platform.ui_check import Browser, browser, find_browser
+from pageview_platform.warehouse import publish as publishing
+from pageview_platform.warehouse.duckdb import connect
 
 pytestmark = pytest.mark.skipif(
     find_browser() is None,
@@ -77,39 +81,48 @@ def rolled_up(rows: dict[tuple[datetime, str], int], grain: str) -> dict[tuple[d
 
 
 @contextmanager
-def attached(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """PATH attached as the default catalog: opened directly, `bi.duckdb` is a catalog `bi` that
-    makes its schema `bi` ambiguous."""
+def attached(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """PATH attached read-only as `bi`, as a BI tool names it (tables in its `main` schema)."""
     with duckdb.connect() as connection:
-        mode = " (READ_ONLY)" if read_only else ""
-        connection.execute(f"ATTACH ? AS published{mode}", [str(path)])
-        connection.execute("USE published")
+        connection.execute("ATTACH ? AS bi (READ_ONLY)", [str(path)])
         yield connection
 
 
+AGGREGATE = "agg.pageviews_by_{question}_{grain}"
+PERIOD_COLUMN = {"hour": "pageview_hour", "day": "pageview_day", "month": "pageview_month"}
+
+
 def publish(path: Path) -> None:
-    """A BI database shaped like the published one: schema bi, six tables, a publication row."""
-    with attached(path) as connection:
-        connection.execute("CREATE SCHEMA bi")
-        connection.execute("CREATE TABLE bi.publication (published_at TIMESTAMP)")
-        connection.execute("INSERT INTO bi.publication VALUES ('2024-02-03 00:05:00')")
+    """The made-up answers written into a scratch warehouse's aggregates, then published to
+    PATH by the platform's own publish, so the page reads the file BI tools get."""
+    warehouse = path.with_name("warehouse.duckdb")
+    with contextlib.closing(connect(warehouse, {}, date(2024, 1, 1))) as connection:
         for question in dashboard.QUESTIONS:
             hourly = hourly_pageviews(question)
             for grain, suffix in GRAIN_TABLES.items():
-                table = TABLE.format(question=question, grain=suffix)
-                connection.execute(
-                    f"CREATE TABLE {table}"
-                    " (period_start TIMESTAMP, postcode VARCHAR, pageviews BIGINT)"
-                )
                 rows = rolled_up(hourly, grain)
                 connection.execute(
-                    f"INSERT INTO {table} SELECT unnest(?), unnest(?), unnest(?)",
+                    f"INSERT INTO {AGGREGATE.format(question=question, grain=suffix)}"
+                    f" ({PERIOD_COLUMN[grain]}, postcode, pageviews)"
+                    " SELECT unnest(?), unnest(?), unnest(?)",
                     [
                         [period for period, _ in rows],
                         [code for _, code in rows],
                         list(rows.values()),
                     ],
                 )
+        with freeze_publication_time(datetime(2024, 2, 3, 0, 5)):
+            published = publishing.publish(connection, path)
+    assert published.how == "new file"
+
+
+@contextmanager
+def freeze_publication_time(moment: datetime) -> Iterator[None]:
+    """The publish's clock at MOMENT (UTC), so the page's "published" line is known."""
+    clock = mock.Mock(wraps=datetime)
+    clock.now.return_value = moment.replace(tzinfo=UTC)
+    with mock.patch.object(publishing, "datetime", clock):
+        yield
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class Views:
 
     def rows(self, question: str, grain: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         table = TABLE.format(question=question, grain=GRAIN_TABLES[grain])
-        with attached(self.path, read_only=True) as connection:
+        with attached(self.path) as connection:
             return connection.execute(sql.format(table=table), params).fetchall()
 
     def latest(self, grain: str) -> datetime:
