@@ -38,7 +38,6 @@ BI_VIEWS = tuple(
     for question in ("postcode_at_view", "current_postcode")
     for grain in ("hourly", "daily", "monthly")
 )
-PUBLICATION = "publication"
 # The oldest storage format DuckDB 2 writes: DuckDB 1.0 and later read it, so do the drivers BI
 # tools bundle (issue 15: 1.1.3 and 1.4.5 could not open a file in 2.0's format).
 STORAGE_VERSION = "v1.0.0"
