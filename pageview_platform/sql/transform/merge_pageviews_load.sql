@@ -5,37 +5,53 @@
 -- the difference (apply_aggregate_deltas.sql). A replaced load cannot lower a count:
 -- rebuild_pageview_hours.sql runs first.
 
+-- The load's valid views, each identity with its count in this load.
+CREATE OR REPLACE TEMP TABLE load_views AS
+SELECT
+    date_trunc('hour', pageview_datetime) AS pageview_hour,
+    user_id,
+    url,
+    pageview_datetime,
+    count(*) AS view_count
+FROM core.pageviews_extract_checked
+WHERE load_hour = $start AND reject_reason IS NULL
+GROUP BY user_id, url, pageview_datetime;
+
+-- The fact's rows that may be one of the load's views: the same user at the same instant.
+-- Matched on the narrow keys alone, the fact's scan reads no url and skips every row group
+-- outside the load's hours (the join's dynamic filters); the url is compared below, against
+-- these few rows only. A load without late rows reads the fact's last hour or two.
+CREATE OR REPLACE TEMP TABLE known_views AS
+SELECT f.pageview_hour, f.user_id, f.url, f.pageview_datetime, f.view_count, f.postcode_at_view
+FROM core.pageview_fact AS f
+WHERE EXISTS (
+    SELECT 1
+    FROM load_views AS l
+    WHERE l.pageview_hour = f.pageview_hour
+        AND l.user_id = f.user_id
+        AND l.pageview_datetime = f.pageview_datetime
+);
+
 -- What the load adds: new pageviews, and known ones counted higher here. A new pageview
 -- takes the postcode the user had when viewing (before their first snapshot: the first one).
 CREATE OR REPLACE TEMP TABLE merge_changes AS
-WITH load_views AS (
-    SELECT
-        date_trunc('hour', pageview_datetime) AS pageview_hour,
-        user_id,
-        url,
-        pageview_datetime,
-        count(*) AS view_count
-    FROM core.pageviews_extract_checked
-    WHERE load_hour = $start AND reject_reason IS NULL
-    GROUP BY user_id, url, pageview_datetime
-),
-changed AS (
+WITH changed AS (
     SELECT
         l.pageview_hour,
         l.user_id,
         l.url,
         l.pageview_datetime,
         l.view_count,
-        l.view_count - coalesce(f.view_count, 0) AS added_views,
-        f.view_count IS NULL AS is_new,
-        f.postcode_at_view AS known_postcode
+        l.view_count - coalesce(k.view_count, 0) AS added_views,
+        k.view_count IS NULL AS is_new,
+        k.postcode_at_view AS known_postcode
     FROM load_views AS l
-    LEFT JOIN core.pageview_fact AS f
-        ON f.pageview_hour = l.pageview_hour
-        AND f.user_id = l.user_id
-        AND f.pageview_datetime = l.pageview_datetime
-        AND f.url = l.url
-    WHERE f.view_count IS NULL OR l.view_count > f.view_count
+    LEFT JOIN known_views AS k
+        ON k.pageview_hour = l.pageview_hour
+        AND k.user_id = l.user_id
+        AND k.pageview_datetime = l.pageview_datetime
+        AND k.url = l.url
+    WHERE k.view_count IS NULL OR l.view_count > k.view_count
 )
 SELECT
     c.pageview_hour,
