@@ -257,3 +257,29 @@ def test_sqlite_storages_build_their_engines_through_the_factory_reuse_wraps(
     assert factory(url, poolclass=StaticPool) is not factory(url, poolclass=StaticPool)
     with first.connect() as connection:  # still a working engine, a connection per use
         assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+
+
+def test_a_reused_engine_keeps_its_connection_until_the_file_is_replaced(tmp_path: Path) -> None:
+    """Dagster disposes the engine after each use; the reused one keeps its SQLite connection
+    (no open and WAL checkpoint per event), and opens a new one when the file was replaced."""
+    internals.reuse_sqlite_engines()
+    factory = internals.sqlite_event_log.create_engine
+    database = tmp_path / "run.db"
+    engine = factory(f"sqlite:///{database}", poolclass=NullPool)
+
+    def used_connection() -> object:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+            connection.commit()
+            raw = connection.connection.dbapi_connection
+        engine.dispose()  # what Dagster does after every use
+        return raw
+
+    first = used_connection()
+    assert used_connection() is first
+    database.unlink()
+    replaced = used_connection()
+    assert replaced is not first
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
