@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench bench-publish dashboard dashboard-screenshot
+.PHONY: demo test test-snowflake soak soak-order ui ui-check live-demo lint validate clean bench bench-publish bench-history dashboard dashboard-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

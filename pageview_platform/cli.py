@@ -82,7 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     bench = commands.add_parser(
         "bench",
-        help="time every simulated load through the Dagster runs against a plain-SQL baseline",
+        help="time every simulated load through production's CLI, a process per load, against a"
+        " plain-SQL floor giving the same answers",
     )
     bench.add_argument("--users", type=_positive, default=2000)
     bench.add_argument("--pageviews-per-day", type=_positive, default=20000)
@@ -95,6 +96,16 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, help="folder for the JSON (default: bench_results/)")
     bench.add_argument("--workdir", type=Path, help="where the scratch folder goes (default: temp)")
     bench.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    bench.add_argument(
+        "--scale",
+        help="comma-separated multiples of --users and --pageviews-per-day (e.g. 0.5,1,2): the"
+        " same loads at each, then a scaling table",
+    )
+    bench.add_argument(
+        "--algorithmic",
+        action="store_true",
+        help="also run the algorithmic baseline (the pipeline's algorithm in plain SQL)",
+    )
     return parser
 
 

@@ -1,1 +1,1 @@
-"""The benchmark: every load through the production path and a plain-SQL baseline, measured."""
+"""The benchmark: every load through production's CLI, a process each, against a plain-SQL floor."""

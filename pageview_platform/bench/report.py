@@ -3,58 +3,53 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pageview_platform.bench.floor import ALGORITHMIC, FLOOR
 from pageview_platform.bench.measure import Stage
-from pageview_platform.bench.runner import TOTAL, BenchResult
+from pageview_platform.bench.runner import (
+    OUTSIDE_STAGES,
+    OUTSIDE_STEPS,
+    PRODUCTION,
+    BenchResult,
+    LoadResult,
+)
 
 KINDS = {"users": "users snapshots", "pageviews": "pageviews loads"}
-SIDES = ("pipeline", "baseline")
+SIDE_ORDER = (PRODUCTION, FLOOR, ALGORITHMIC)
 LEGEND = """\
-rows: captured rows on total, open/close and Dagster-overhead lines; what a pipeline step wrote
-  (its materializations' row count, - for a check); what a baseline stage takes in (changed
-  users, changed views). share: of the side's total. ratio: pipeline total / baseline total.
-Dagster overhead: the ingest's wall time outside its runs' steps (run set-up, event writes,
-  Ingest's planning queries); a step's time includes the events it writes, one
-  materialization per asset and partition.
-peak RSS: the process's high-water mark during the stage (max over loads). peak DuckDB:
-  sum(memory_usage_bytes) of duckdb_memory(), sampled every 20 ms on the baseline only: a
-  sampling connection would keep the warehouse open between the pipeline's connections and
-  spare it the opens and checkpoints it pays."""
+production: one `pageview-platform ingest-users|ingest-pageviews` process per load, as
+  production runs it; floor: the least plain DuckDB SQL giving the same six answers, one
+  process per load too (bench/floor.py, sql/bench/floor/); algorithmic: the pipeline's own
+  algorithm in plain SQL (--algorithmic). seconds: each process's wall time, start to exit.
+peak RSS: the process's high-water mark (the kernel's rusage of that child), max over loads.
+x floor: the side's seconds / the floor's. rows: captured rows on a side's line; on a step,
+  what it wrote (its materializations' row count, - for a check); on a floor stage, what it
+  takes in (lookup: the rows looked up in the fact). A step's parts (indented) are inside it.
+outside steps: the process's wall time outside its runs' steps: interpreter start, imports,
+  the Dagster instance, run creation and events."""
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator else None
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
 
 
 def _max(values: Iterable[int | None]) -> int | None:
     return max((value for value in values if value is not None), default=None)
 
 
-def _aggregate(name: str, stages: list[Stage]) -> dict[str, Any]:
-    seconds = sum(stage.seconds for stage in stages)
-    counted = [stage.rows for stage in stages if stage.rows is not None]
-    rows = sum(counted) if counted else None
-    return {
-        "stage": name,
-        "loads": len(stages),
-        "seconds": seconds,
-        "rows": rows,
-        "rows_per_second": None if rows is None else _ratio(rows, seconds),
-        "peak_rss_bytes": _max(stage.peak_rss_bytes for stage in stages),
-        "peak_duckdb_bytes": _max(stage.peak_duckdb_bytes for stage in stages),
-    }
+def _stages(stages_per_load: list[list[Stage]], total: float) -> list[dict[str, Any]]:
+    """A side's stages summed over loads, each after the stage it followed in a load.
 
-
-def _side(stages_per_load: list[list[Stage]]) -> list[dict[str, Any]]:
-    """A side's stages summed over loads, total first, each after the stage it followed in a load.
-
-    A step only some loads run (a snapshot's attribution) lands between its neighbours, not
-    after the stages every load ends with.
+    A step only some loads run (a snapshot's back-dated history) lands between its neighbours,
+    not after the stages every load ends with.
     """
     order: list[str] = []
     by_name: dict[str, list[Stage]] = {}
@@ -67,54 +62,89 @@ def _side(stages_per_load: list[list[Stage]]) -> list[dict[str, Any]]:
                 by_name[stage.name] = []
             by_name[stage.name].append(stage)
             previous = stage.name
-    rows = [_aggregate(name, by_name[name]) for name in order]
-    total = rows[0]["seconds"]
-    for row in rows:
-        row["share"] = _ratio(row["seconds"], total)
+    rows = []
+    for name in order:
+        stages = by_name[name]
+        seconds = sum(stage.seconds for stage in stages)
+        counted = [stage.rows for stage in stages if stage.rows is not None]
+        rows.append(
+            {
+                "stage": name,
+                "loads": len(stages),
+                "seconds": seconds,
+                "seconds_per_load": seconds / len(stages_per_load),
+                "rows": sum(counted) if counted else None,
+                "peak_rss_bytes": _max(stage.peak_rss_bytes for stage in stages),
+                "share": _ratio(seconds, total),
+            }
+        )
     return rows
 
 
+def _kind(loads: list[LoadResult], sides: Sequence[str]) -> dict[str, Any]:
+    rows = sum(load.rows for load in loads)
+    summary: dict[str, Any] = {"loads": len(loads), "rows": rows, "sides": {}, "stages": {}}
+    for side in sides:
+        seconds = sum(load.sides[side].seconds for load in loads)
+        summary["sides"][side] = {
+            "seconds": seconds,
+            "seconds_per_load": seconds / len(loads),
+            "rows_per_second": _ratio(rows, seconds),
+            "peak_rss_bytes": max(load.sides[side].peak_rss_bytes for load in loads),
+        }
+        summary["stages"][side] = _stages([load.sides[side].stages for load in loads], seconds)
+    seconds = {side: values["seconds"] for side, values in summary["sides"].items()}
+    summary["ratio"] = _ratio(seconds[PRODUCTION], seconds[FLOOR])
+    summary["ratio_to_algorithmic"] = _ratio(seconds[PRODUCTION], seconds.get(ALGORITHMIC))
+    outside = [
+        stage.seconds
+        for load in loads
+        for stage in load.sides[PRODUCTION].stages
+        if stage.name == OUTSIDE_STEPS
+    ]
+    summary["outside_steps"] = {
+        "seconds_per_load": statistics.fmean(outside),
+        "min": min(outside),
+        "max": max(outside),
+    }
+    summary["dagster_runs"] = sum(len(load.runs) for load in loads)
+    summary["dagster_events"] = sum(run["events"] for load in loads for run in load.runs)
+    return summary
+
+
 def summarise(result: BenchResult) -> dict[str, Any]:
-    """The JSON document: parameters, machine, stages per kind of load, totals, BI views."""
+    """The JSON document: parameters, machine, sides per kind of load, totals, BI views, loads."""
+    sides = [side for side in SIDE_ORDER if side in result.loads[0].sides]
     kinds: dict[str, Any] = {}
     for kind in KINDS:
         loads = [load for load in result.loads if load.kind == kind]
-        if not loads:
-            continue
-        pipeline = _side([load.pipeline for load in loads])
-        baseline = _side([load.baseline for load in loads])
-        captured = {stage["stage"]: stage["rows"] for stage in baseline}["capture"]
-        kinds[kind] = {
-            "loads": len(loads),
-            "pipeline": pipeline,
-            "baseline": baseline,
-            "pipeline_seconds": pipeline[0]["seconds"],
-            "baseline_seconds": baseline[0]["seconds"],
-            "ratio": _ratio(pipeline[0]["seconds"], baseline[0]["seconds"]),
-            "pipeline_captured_rows": pipeline[0]["rows"],
-            "baseline_captured_rows": captured,
-            "dagster_runs": sum(len(load.runs) for load in loads),
-            "dagster_events": sum(run["events"] for load in loads for run in load.runs),
-        }
-    pipeline_seconds = sum(kind["pipeline_seconds"] for kind in kinds.values())
-    baseline_seconds = sum(kind["baseline_seconds"] for kind in kinds.values())
+        if loads:
+            kinds[kind] = _kind(loads, sides)
+    totals = {
+        side: sum(kind["sides"][side]["seconds"] for kind in kinds.values()) for side in sides
+    }
     generation = [load.generation for load in result.loads]
+    outside = [stage for load in result.loads for stage in load.sides[PRODUCTION].stages]
+    floor_start = [stage for load in result.loads for stage in load.sides[FLOOR].stages]
     return {
         "parameters": result.parameters,
         "machine": result.machine,
         "kinds": kinds,
         "totals": {
-            "pipeline_seconds": pipeline_seconds,
-            "baseline_seconds": baseline_seconds,
-            "ratio": _ratio(pipeline_seconds, baseline_seconds),
+            "seconds": totals,
+            "ratio": _ratio(totals[PRODUCTION], totals[FLOOR]),
+            "ratio_to_algorithmic": _ratio(totals[PRODUCTION], totals.get(ALGORITHMIC)),
             "generation_seconds": sum(stage.seconds for stage in generation),
-            "generated_rows": sum(stage.rows for stage in generation),
+            "generated_rows": sum(stage.rows or 0 for stage in generation),
+            "outside_steps_seconds_per_load": statistics.fmean(
+                stage.seconds for stage in outside if stage.name == OUTSIDE_STEPS
+            ),
+            "floor_outside_stages_seconds_per_load": statistics.fmean(
+                stage.seconds for stage in floor_start if stage.name == OUTSIDE_STAGES
+            ),
         },
         "bi_views": [
-            {
-                **timing,
-                "ratio": _ratio(timing["pipeline_ms"], timing["baseline_ms"]),
-            }
+            {**timing, "ratio": _ratio(timing["production_ms"], timing["floor_ms"])}
             for timing in result.bi_views
         ],
         "answers_differing_rows": result.answers,
@@ -122,9 +152,16 @@ def summarise(result: BenchResult) -> dict[str, Any]:
             {
                 "kind": load.kind,
                 "key": load.key,
+                "rows": load.rows,
                 "generation": asdict(load.generation),
-                "pipeline": [asdict(stage) for stage in load.pipeline],
-                "baseline": [asdict(stage) for stage in load.baseline],
+                **{
+                    side: {
+                        "seconds": run.seconds,
+                        "peak_rss_bytes": run.peak_rss_bytes,
+                        "stages": [asdict(stage) for stage in run.stages],
+                    }
+                    for side, run in load.sides.items()
+                },
                 "runs": load.runs,
             }
             for load in result.loads
@@ -143,33 +180,43 @@ def _number(value: float | None, template: str) -> str:
     return "-" if value is None else template.format(value)
 
 
-def _stage_lines(kind: str, summary: dict[str, Any]) -> list[str]:
-    lines = []
-    for side in SIDES:
-        for row in summary[side]:
-            is_total = row["stage"] == TOTAL
-            name = f"  {side} {TOTAL}" if is_total else f"    {row['stage']}"
-            ratio = (summary["ratio"] if side == "pipeline" else 1.0) if is_total else None
-            lines.append((name, row, ratio))
-    title = f"{KINDS[kind]} ({summary['loads']} loads)"
-    width = max(len(name) for name, _, _ in lines) + 2
-    width = max(width, len(title) + 2)
-    header = (
-        f"{title:<{width}}{'seconds':>10}{'rows':>13}{'rows/s':>12}{'peak RSS':>11}"
-        f"{'peak DuckDB':>13}{'share':>7}{'ratio':>8}"
-    )
-    return [
-        header,
-        *(
-            f"{name:<{width}}{row['seconds']:>10.3f}{_number(row['rows'], '{:,}'):>13}"
-            f"{_number(row['rows_per_second'], '{:,.0f}'):>12}{_mib(row['peak_rss_bytes']):>11}"
-            f"{_mib(row['peak_duckdb_bytes']):>13}{_number(row['share'], '{:.0%}'):>7}"
-            f"{_number(ratio, '{:.2f}x'):>8}"
-            for name, row, ratio in lines
-        ),
-        f"  Dagster: {summary['dagster_runs']:,} runs wrote {summary['dagster_events']:,} events"
-        f" to the instance ({summary['dagster_events'] / summary['loads']:,.0f} per load)",
+def _loads(count: int) -> str:
+    return f"{count} load" if count == 1 else f"{count} loads"
+
+
+def _kind_lines(kind: str, summary: dict[str, Any]) -> list[str]:
+    title = f"{KINDS[kind]}: {_loads(summary['loads'])}, {summary['rows']:,} rows captured"
+    floor_seconds = summary["sides"][FLOOR]["seconds"]
+    lines = [
+        f"{title:<44}{'seconds':>10}{'s/load':>10}{'rows/s':>12}{'peak RSS':>11}{'x floor':>9}"
     ]
+    for side, values in summary["sides"].items():
+        ratio = _ratio(values["seconds"], floor_seconds)
+        lines.append(
+            f"  {side:<42}{values['seconds']:>10.2f}{values['seconds_per_load']:>10.3f}"
+            f"{_number(values['rows_per_second'], '{:,.0f}'):>12}"
+            f"{_mib(values['peak_rss_bytes']):>11}{_number(ratio, '{:.2f}x'):>9}"
+        )
+    if summary["ratio_to_algorithmic"] is not None:
+        lines.append(f"  production / algorithmic baseline: {summary['ratio_to_algorithmic']:.2f}x")
+    return lines
+
+
+def _stage_lines(kind: str, summary: dict[str, Any]) -> list[str]:
+    labelled = []
+    for side, stages in summary["stages"].items():
+        labelled.append((f"  {side} (process wall)", summary["sides"][side], 1.0))
+        labelled.extend((f"    {stage['stage']}", stage, stage["share"]) for stage in stages)
+    width = max(len(label) for label, _, _ in labelled) + 2
+    title = f"where the time goes, {KINDS[kind]} ({_loads(summary['loads'])})"
+    width = max(width, len(title) + 2)
+    lines = [f"{title:<{width}}{'seconds':>10}{'s/load':>10}{'rows':>13}{'share':>7}"]
+    for label, row, share in labelled:
+        lines.append(
+            f"{label:<{width}}{row['seconds']:>10.2f}{row['seconds_per_load']:>10.3f}"
+            f"{_number(row.get('rows'), '{:,}'):>13}{_number(share, '{:.0%}'):>7}"
+        )
+    return lines
 
 
 def _bi_lines(timings: list[dict[str, Any]], repeats: int) -> list[str]:
@@ -177,24 +224,38 @@ def _bi_lines(timings: list[dict[str, Any]], repeats: int) -> list[str]:
     width = max(len(label) for label in labels.values()) + 4
     lines = [
         f"{'BI queries, median of ' + str(repeats) + ' (ms)':<{width}}"
-        f"{'day: pipeline':>15}{'baseline':>10}{'ratio':>8}"
-        f"{'month: pipeline':>17}{'baseline':>10}{'ratio':>8}"
+        f"{'day: production':>17}{'floor':>9}{'ratio':>8}"
+        f"{'month: production':>19}{'floor':>9}{'ratio':>8}"
     ]
-    by_query: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    by_view: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for timing in timings:
-        by_query.setdefault((timing["view"], timing["query"]), {})[timing["window"]] = timing
-    for key, windows in by_query.items():
+        by_view.setdefault((timing["view"], timing["query"]), {})[timing["window"]] = timing
+    for key, windows in by_view.items():
         day, month = windows["day"], windows["month"]
         lines.append(
-            f"  {labels[key]:<{width - 2}}{day['pipeline_ms']:>15.2f}{day['baseline_ms']:>10.2f}"
-            f"{_number(day['ratio'], '{:.2f}x'):>8}{month['pipeline_ms']:>17.2f}"
-            f"{month['baseline_ms']:>10.2f}{_number(month['ratio'], '{:.2f}x'):>8}"
+            f"  {labels[key]:<{width - 2}}{day['production_ms']:>17.2f}{day['floor_ms']:>9.2f}"
+            f"{_number(day['ratio'], '{:.2f}x'):>8}{month['production_ms']:>19.2f}"
+            f"{month['floor_ms']:>9.2f}{_number(month['ratio'], '{:.2f}x'):>8}"
         )
     return lines
 
 
+def _answer_lines(answers: dict[str, dict[str, int]]) -> list[str]:
+    lines = []
+    for side, differing in answers.items():
+        wrong = {view: n for view, n in differing.items() if n}
+        if wrong:
+            lines.append(
+                f"answers DIFFER ({side}): "
+                + ", ".join(f"{view} {n:,} rows" for view, n in wrong.items())
+            )
+        else:
+            lines.append(f"answers: the {side}'s six match production's row for row")
+    return lines
+
+
 def render(summary: dict[str, Any]) -> str:
-    """The printed report: parameters, one table per kind of load, totals, BI views."""
+    """The printed report: parameters, a table per kind of load, the steps, fixed cost, BI."""
     parameters, machine, totals = summary["parameters"], summary["machine"], summary["totals"]
     memory = machine["memory_bytes"]
     lines = [
@@ -208,31 +269,111 @@ def render(summary: dict[str, Any]) -> str:
         "",
     ]
     for kind, kind_summary in summary["kinds"].items():
-        lines += [*_stage_lines(kind, kind_summary), ""]
+        lines += [*_kind_lines(kind, kind_summary), ""]
+    seconds = totals["seconds"]
     lines += [
-        f"total: pipeline {totals['pipeline_seconds']:.1f} s, baseline"
-        f" {totals['baseline_seconds']:.1f} s, ratio {_number(totals['ratio'], '{:.2f}x')};"
-        f" generation {totals['generation_seconds']:.1f} s for {totals['generated_rows']:,} rows"
-        " (in neither)",
-        "",
-        *_bi_lines(summary["bi_views"], parameters["bi_repeats"]),
+        f"total: production {seconds[PRODUCTION]:.1f} s, floor {seconds[FLOOR]:.1f} s,"
+        f" production / floor {_number(totals['ratio'], '{:.2f}x')}"
+        + (
+            f"; algorithmic baseline {seconds[ALGORITHMIC]:.1f} s,"
+            f" production / algorithmic {_number(totals['ratio_to_algorithmic'], '{:.2f}x')}"
+            if ALGORITHMIC in seconds
+            else ""
+        ),
+        f"generation: {totals['generation_seconds']:.1f} s for {totals['generated_rows']:,} rows"
+        " (in no total)",
         "",
     ]
-    differing = {view: n for view, n in summary["answers_differing_rows"].items() if n}
-    if differing:
-        lines.append(
-            "daily answers DIFFER: "
-            + ", ".join(f"{view} {n:,} rows" for view, n in differing.items())
-        )
-    else:
-        lines.append("daily answers: the baseline's match the pipeline's row for row")
-    lines += ["", LEGEND]
+    fixed = [
+        f"{KINDS[kind]} {kind_summary['outside_steps']['seconds_per_load']:.2f} s"
+        f" (min {kind_summary['outside_steps']['min']:.2f}, max"
+        f" {kind_summary['outside_steps']['max']:.2f})"
+        for kind, kind_summary in summary["kinds"].items()
+    ]
+    lines += [
+        f"fixed cost: production spends {totals['outside_steps_seconds_per_load']:.2f} s a load"
+        f" outside its steps ({'; '.join(fixed)}); the floor's process start and imports take"
+        f" {totals['floor_outside_stages_seconds_per_load']:.2f} s a load",
+        "",
+    ]
+    if "pageviews" in summary["kinds"]:
+        lines += [*_stage_lines("pageviews", summary["kinds"]["pageviews"]), ""]
+    lines += [*_bi_lines(summary["bi_views"], parameters["bi_repeats"]), ""]
+    lines += [*_answer_lines(summary["answers_differing_rows"]), "", LEGEND]
     return "\n".join(lines)
 
 
-def write_json(summary: dict[str, Any], folder: Path) -> Path:
-    """Writes the summary as FOLDER/<UTC timestamp>.json; returns the path."""
+def write_json(summary: dict[str, Any], folder: Path, suffix: str = "") -> Path:
+    """Writes the summary as FOLDER/<UTC timestamp><SUFFIX>.json; returns the path."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path = folder / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{suffix}.json"
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def _fit(points: list[tuple[int, float]]) -> dict[str, float] | None:
+    """Seconds per load = fixed + per_million_rows x rows / 1e6, least squares over loads."""
+    if len({rows for rows, _ in points}) < 2:
+        return None
+    slope, intercept = statistics.linear_regression(
+        [rows for rows, _ in points], [seconds for _, seconds in points]
+    )
+    return {"fixed_seconds": intercept, "seconds_per_million_rows": slope * 1e6}
+
+
+def scaling(runs: Sequence[tuple[float, dict[str, Any]]]) -> dict[str, Any]:
+    """One row per scale of the pageviews loads (per-load means), and straight-line fits of each
+    side's seconds per load over the loads' rows, every scale's loads together."""
+    rows = []
+    points: dict[str, list[tuple[int, float]]] = {PRODUCTION: [], FLOOR: []}
+    for scale, summary in runs:
+        if "pageviews" not in summary["kinds"]:
+            continue
+        pageviews = summary["kinds"]["pageviews"]
+        sides = pageviews["sides"]
+        rows.append(
+            {
+                "scale": scale,
+                "users": summary["parameters"]["users"],
+                "pageviews_per_day": summary["parameters"]["pageviews_per_day"],
+                "loads": pageviews["loads"],
+                "rows_per_load": pageviews["rows"] / pageviews["loads"],
+                "production_seconds_per_load": sides[PRODUCTION]["seconds_per_load"],
+                "floor_seconds_per_load": sides[FLOOR]["seconds_per_load"],
+                "ratio": pageviews["ratio"],
+                "production_rows_per_second": sides[PRODUCTION]["rows_per_second"],
+                "floor_rows_per_second": sides[FLOOR]["rows_per_second"],
+                "production_peak_rss_bytes": sides[PRODUCTION]["peak_rss_bytes"],
+                "floor_peak_rss_bytes": sides[FLOOR]["peak_rss_bytes"],
+            }
+        )
+        for load in summary["loads"]:
+            if load["kind"] == "pageviews":
+                for side in points:
+                    points[side].append((load["rows"], load[side]["seconds"]))
+    return {"scales": rows, "fits": {side: _fit(found) for side, found in points.items()}}
+
+
+def render_scaling(table: dict[str, Any]) -> str:
+    lines = [
+        "scaling, pageviews loads (per load, mean)",
+        f"{'scale':>6}{'users':>12}{'pageviews/day':>15}{'rows/load':>12}{'production s':>14}"
+        f"{'floor s':>9}{'ratio':>8}{'production rows/s':>19}{'floor rows/s':>14}"
+        f"{'prod. peak RSS':>16}",
+    ]
+    for row in table["scales"]:
+        lines.append(
+            f"{row['scale']:>5g}x{row['users']:>12,}{row['pageviews_per_day']:>15,}"
+            f"{row['rows_per_load']:>12,.0f}{row['production_seconds_per_load']:>14.3f}"
+            f"{row['floor_seconds_per_load']:>9.3f}{_number(row['ratio'], '{:.2f}x'):>8}"
+            f"{_number(row['production_rows_per_second'], '{:,.0f}'):>19}"
+            f"{_number(row['floor_rows_per_second'], '{:,.0f}'):>14}"
+            f"{_mib(row['production_peak_rss_bytes']):>16}"
+        )
+    for side, fit in table["fits"].items():
+        if fit is not None:
+            lines.append(
+                f"fit over every load, {side}: {fit['fixed_seconds']:.3f} s a load +"
+                f" {fit['seconds_per_million_rows']:.3f} s per million rows"
+            )
+    return "\n".join(lines)

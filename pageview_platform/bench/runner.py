@@ -1,19 +1,25 @@
-"""Lands every simulated load, ingests it through the production path and the baseline, measures.
+"""Lands every simulated load, runs it the way production runs it and through the floor, measures.
 
 For each load, in the order production sees them: the simulator writes the landing table into
-the warehouse file (generation, timed apart), `Ingest` takes it through the same Dagster runs
-the CLI and the sensors start (its wall time is what is compared), then the baseline copies the
-same landing table into its own file and does the same work in plain SQL. After the last load
-both sides' BI views are timed and their daily answers compared.
+the scratch warehouse (generation, timed apart, in no total); production takes it as it runs in
+production, one `pageview-platform ingest-users` / `ingest-pageviews` process per load, whose
+wall time and peak RSS (the kernel's rusage of that child) are what is compared, its steps read
+from the scratch Dagster instance afterwards; then the floor (`floor.py`) takes the same landing
+table in a process of its own, into its own file, measured the same way (and the algorithmic
+baseline, when asked for). After the last load the BI views are timed on both sides and the six
+answers compared row for row.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 import statistics
+import sys
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,17 +30,22 @@ from typing import Any
 from unittest import mock
 
 import duckdb
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRun
 
-from pageview_platform.bench.baseline import Baseline
-from pageview_platform.bench.measure import Stage, measured
-from pageview_platform.dagster_internals import RunStepKeyStatsSnapshot
-from pageview_platform.ingest import Ingest, IngestReport
-from pageview_platform.runs import run_launcher
+from pageview_platform.bench.floor import ALGORITHMIC, FLOOR, open_side
+from pageview_platform.bench.measure import ProcessRun, Stage, measured, run_process
+from pageview_platform.dagster_internals import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+    RunStepKeyStatsSnapshot,
+)
+from pageview_platform.runs import ensure_dagster_home
 from pageview_platform.settings import Settings, get_settings
 from pageview_platform.simulator import Event, SimulationConfig, Simulator
 from pageview_platform.warehouse.duckdb import connect
 
+PRODUCTION = "production"
 BI_REPEATS = 5
 QUESTIONS = ("current_postcode", "postcode_at_view")
 VIEW_NAMES = tuple(
@@ -42,7 +53,6 @@ VIEW_NAMES = tuple(
     for question in QUESTIONS
     for grain in ("hourly", "daily", "monthly")
 )
-ANSWER_VIEWS = tuple(f"bi.pageviews_by_{question}_daily" for question in QUESTIONS)
 # What a BI tool asks of a view for a window (one day, one month), answered in the warehouse:
 # the window's whole answer (aggregated in the engine, so the client's transfer of a million
 # rows is not what is timed), its top postcodes, and one postcode's series.
@@ -63,20 +73,37 @@ WHERE pageview_day = $start ORDER BY pageviews DESC, postcode LIMIT 1
 """
 # Standard Dagster metadata keys: a materialization's rows, for a partition or a whole table.
 _ROW_COUNT_KEYS = ("dagster/partition_row_count", "dagster/row_count")
-TOTAL = "total"
-# The ingest's time outside any step: run set-up and teardown, event writes, Ingest's planning.
-OUTSIDE_STEPS = "Dagster overhead (wall - steps)"
+# What the CLI prints of an ingest: "<load>: captured N rows, quarantined M".
+_CAPTURED = re.compile(r": captured (\d+) rows")
+# Production's time outside its runs' steps, and the floor's outside its stages.
+OUTSIDE_STEPS = "outside steps (process start, imports, instance, run creation, events)"
+OUTSIDE_STAGES = "outside stages (process start, imports)"
+# The runs one ingest may start: one, or two for a back-dated snapshot.
+_RUNS_PER_INGEST = 10
+
+
+class BenchFailed(RuntimeError):
+    """A side's process failed on a load: the bench stops, naming it and its stderr's tail."""
+
+
+@dataclass(frozen=True)
+class SideRun:
+    """One side's process for one load: wall seconds, peak RSS, and where its time went."""
+
+    seconds: float
+    peak_rss_bytes: int
+    stages: list[Stage]
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """One landing load: its generation, and the stages of both sides."""
+    """One landing load: its generation, its captured rows, and each side's process."""
 
     kind: str
     key: str
+    rows: int
     generation: Stage
-    pipeline: list[Stage]
-    baseline: list[Stage]
+    sides: dict[str, SideRun]
     runs: list[dict[str, Any]]
 
 
@@ -88,7 +115,7 @@ class BenchResult:
     machine: dict[str, Any]
     loads: list[LoadResult] = field(default_factory=list)
     bi_views: list[dict[str, Any]] = field(default_factory=list)
-    answers: dict[str, int] = field(default_factory=dict)
+    answers: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _memory_bytes() -> int | None:
@@ -117,17 +144,23 @@ def machine_info(settings: Settings) -> dict[str, Any]:
 
 @contextmanager
 def _scratch_environment(workdir: Path, start_date: date) -> Iterator[Settings]:
-    """The platform's settings pointed at a scratch warehouse and Dagster instance in WORKDIR.
-
-    The memory limit and threads stay as the caller's environment sets them.
-    """
+    """The platform's settings pointed at a scratch warehouse, BI database and Dagster instance
+    in WORKDIR; the production processes inherit them. The memory limit and threads stay as the
+    caller's environment sets them."""
     overrides = {
         "PAGEVIEW_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+        "PAGEVIEW_BI_DUCKDB_PATH": str(workdir / "bi.duckdb"),
         "DAGSTER_HOME": str(workdir / "dagster_home"),
         "PAGEVIEW_START_DATE": start_date.isoformat(),
     }
     with mock.patch.dict(os.environ, overrides):
         yield get_settings()
+
+
+def _production_command() -> list[str]:
+    """The CLI production runs: the venv's `pageview-platform`, else the module."""
+    script = Path(sys.executable).with_name("pageview-platform")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pageview_platform"]
 
 
 def _rows_materialized(stat: RunStepKeyStatsSnapshot) -> int | None:
@@ -163,103 +196,150 @@ def _seconds_parts(stat: RunStepKeyStatsSnapshot) -> dict[str, float]:
     return parts
 
 
+def _partitions(run: DagsterRun) -> str:
+    tags = run.tags
+    if PARTITION_NAME_TAG in tags:
+        return tags[PARTITION_NAME_TAG]
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        return f"{tags[ASSET_PARTITION_RANGE_START_TAG]}...{tags[ASSET_PARTITION_RANGE_END_TAG]}"
+    return "unpartitioned"
+
+
 def _pipeline_stages(
-    instance: DagsterInstance, report: IngestReport, wall: Stage
+    instance: DagsterInstance, runs: Sequence[DagsterRun], process: ProcessRun, rows: int
 ) -> tuple[list[Stage], list[dict[str, Any]]]:
-    """The ingest's wall time, each Dagster step's time (summed over runs), and the rest."""
+    """Each Dagster step's time (summed over the process's runs) and its parts, then the rest of
+    the process's wall time: start, imports, the instance, run creation, events."""
     steps: dict[str, tuple[float, int | None]] = {}
     parts: dict[str, dict[str, float]] = {}
-    stats = [stat for run in report.runs for stat in instance.get_run_step_stats(run.run_id)]
+    stats = [stat for run in runs for stat in instance.get_run_step_stats(run.run_id)]
     for stat in sorted(stats, key=lambda s: s.start_time or 0.0):
         seconds = (stat.end_time or 0.0) - (stat.start_time or 0.0)
-        rows = _rows_materialized(stat)
+        step_rows = _rows_materialized(stat)
         total_seconds, total_rows = steps.get(stat.step_key, (0.0, None))
-        if rows is not None:
-            total_rows = (total_rows or 0) + rows
+        if step_rows is not None:
+            total_rows = (total_rows or 0) + step_rows
         steps[stat.step_key] = (total_seconds + seconds, total_rows)
         step_parts = parts.setdefault(stat.step_key, {})
         for name, part_seconds in _seconds_parts(stat).items():
             step_parts[name] = step_parts.get(name, 0.0) + part_seconds
     in_steps = sum(seconds for seconds, _ in steps.values())
-    stages = [wall]
-    for key, (seconds, rows) in steps.items():
-        stages.append(Stage(f"step {key}", rows, seconds))
+    stages = []
+    for key, (seconds, step_rows) in steps.items():
+        stages.append(Stage(f"step {key}", step_rows, seconds))
         # Parts of a step are inside its time, shown under it and not added to the total.
         stages.extend(Stage(f"  {key}: {name}", None, t) for name, t in parts[key].items())
-    stages.append(Stage(OUTSIDE_STEPS, report.captured_rows, wall.seconds - in_steps))
+    stages.append(Stage(OUTSIDE_STEPS, rows, process.seconds - in_steps))
     # Each event is a write to the instance's storage, which is where time outside steps goes.
-    runs = [
+    described = [
         {
             "job_name": run.job_name,
-            "partitions": run.partitions,
+            "partitions": _partitions(run),
             "run_id": run.run_id,
             "events": len(instance.all_logs(run.run_id)),
         }
-        for run in report.runs
+        for run in runs
     ]
-    return stages, runs
+    return stages, described
 
 
-def _baseline_total(stages: list[Stage], seconds: float) -> Stage:
-    captured = next(stage.rows for stage in stages if stage.name == "capture")
-    return Stage(
-        TOTAL,
-        captured,
-        seconds,
-        max((s.peak_rss_bytes for s in stages if s.peak_rss_bytes is not None), default=None),
-        max((s.peak_duckdb_bytes for s in stages if s.peak_duckdb_bytes is not None), default=None),
-    )
+def _checked(side: str, argv: Sequence[str], process: ProcessRun, folder: Path) -> ProcessRun:
+    """PROCESS, if it succeeded; else BenchFailed with the end of its stderr (all of it is left
+    in FOLDER, which the bench keeps when it fails)."""
+    if process.returncode != 0:
+        raise BenchFailed(
+            f"{side}: `{' '.join(argv)}` exited {process.returncode}; the end of its stderr"
+            f" (all of it: {folder / 'process.stderr'}):\n{process.stderr_tail()}"
+        )
+    return process
 
 
 class _Bench:
-    """The two sides and the simulator, sharing one scratch environment."""
+    """The sides and the simulator, sharing one scratch environment."""
 
     def __init__(
         self,
         settings: Settings,
         simulator: Simulator,
-        ingest: Ingest,
         instance: DagsterInstance,
-        baseline: Baseline,
+        yardsticks: dict[str, Path],
+        workdir: Path,
     ) -> None:
         self.settings = settings
         self.simulator = simulator
-        self.ingest = ingest
         self.instance = instance
-        self.baseline = baseline
+        self.yardsticks = yardsticks
+        self.workdir = workdir
+        # The environment in force now: the scratch paths, the caller's memory limit and threads.
+        self.env = dict(os.environ)
+        self.seen_runs = {run.run_id for run in instance.get_runs()}
 
-    def _warehouse(self) -> duckdb.DuckDBPyConnection:
+    def generate(self, event: Event) -> Stage:
         settings = self.settings
-        return connect(settings.duckdb_path, settings.duckdb_connection_config, settings.start_date)
-
-    def load(self, event: Event) -> LoadResult:
-        warehouse = self.settings.duckdb_path
-        with measured() as cost, self._warehouse() as con:
+        with (
+            measured() as cost,
+            connect(
+                settings.duckdb_path, settings.duckdb_connection_config, settings.start_date
+            ) as con,
+        ):
             if event.kind == "users":
                 generated = self.simulator.write_users_snapshot(con, event.key)
             else:
                 generated = self.simulator.write_pageviews_load(con, event.key)
-        generation = Stage.of("generation", generated, cost)
+        return Stage.of("generation", generated, cost)
 
-        with measured() as cost:
-            if event.kind == "users":
-                report = self.ingest.users(event.key)
-            else:
-                report = self.ingest.pageviews(event.key)
-        # DuckDB's own memory is not sampled here: a sampling connection would keep the file
-        # open between the runs' connections and spare them the opens and checkpoints they pay.
-        wall = Stage(TOTAL, report.captured_rows, cost.seconds, cost.peak_rss_bytes)
-        pipeline, runs = _pipeline_stages(self.instance, report, wall)
-
-        started = clock.perf_counter()
+    def production(self, event: Event) -> tuple[SideRun, int, list[dict[str, Any]]]:
         if event.kind == "users":
-            stages = self.baseline.users(event.key, warehouse)
+            argv = [*_production_command(), "ingest-users", "--date", event.key.isoformat()]
         else:
-            stages = self.baseline.pageviews(event.key, warehouse)
-        baseline = [_baseline_total(stages, clock.perf_counter() - started), *stages]
+            argv = [*_production_command(), "ingest-pageviews", "--hour", _key(event)]
+        process = _checked(
+            PRODUCTION, argv, run_process(argv, self.env, self.workdir), self.workdir
+        )
+        captured = _CAPTURED.search(process.stdout)
+        if captured is None:
+            raise BenchFailed(f"{PRODUCTION}: no captured rows in its output: {process.stdout!r}")
+        rows = int(captured.group(1))
+        runs = [
+            run
+            for run in reversed(self.instance.get_runs(limit=_RUNS_PER_INGEST))
+            if run.run_id not in self.seen_runs
+        ]
+        self.seen_runs.update(run.run_id for run in runs)
+        stages, described = _pipeline_stages(self.instance, runs, process, rows)
+        return SideRun(process.seconds, process.peak_rss_bytes, stages), rows, described
 
-        key = event.key.isoformat() if event.kind == "users" else f"{event.key:%Y-%m-%dT%H}"
-        return LoadResult(event.kind, key, generation, pipeline, baseline, runs)
+    def yardstick(self, side: str, event: Event) -> SideRun:
+        settings = self.settings
+        argv = [
+            sys.executable,
+            "-m",
+            "pageview_platform.bench.floor",
+            event.kind,
+            "--date" if event.kind == "users" else "--hour",
+            _key(event),
+            "--database",
+            str(self.yardsticks[side]),
+            "--warehouse",
+            str(settings.duckdb_path),
+            "--start-date",
+            settings.start_date.isoformat(),
+            *(
+                f"--config={key}={value}"
+                for key, value in settings.duckdb_connection_config.items()
+            ),
+        ]
+        if side == ALGORITHMIC:
+            argv.append("--algorithmic")
+        process = _checked(side, argv, run_process(argv, self.env, self.workdir), self.workdir)
+        stages = [Stage(**stage) for stage in json.loads(process.stdout)["stages"]]
+        outside = process.seconds - sum(stage.seconds for stage in stages)
+        stages.append(Stage(OUTSIDE_STAGES, stages[0].rows, outside))
+        return SideRun(process.seconds, process.peak_rss_bytes, stages)
+
+
+def _key(event: Event) -> str:
+    return event.key.isoformat() if event.kind == "users" else f"{event.key:%Y-%m-%dT%H}"
 
 
 def _median_ms(
@@ -276,7 +356,7 @@ def _median_ms(
 
 
 def time_bi_views(
-    pipeline: Path, baseline: Path, config: dict[str, object], day: date, repeats: int
+    production: Path, floor: Path, config: dict[str, object], day: date, repeats: int
 ) -> list[dict[str, Any]]:
     """Median milliseconds of each BI query on each view for one day and one month, both sides."""
     month = day.replace(day=1)
@@ -284,10 +364,10 @@ def time_bi_views(
     windows = {"day": (day, day + timedelta(days=1)), "month": (month, next_month)}
     timings = []
     with (
-        duckdb.connect(str(pipeline), read_only=True, config=config) as pipeline_con,
-        duckdb.connect(str(baseline), read_only=True, config=config) as baseline_con,
+        duckdb.connect(str(production), read_only=True, config=config) as production_con,
+        duckdb.connect(str(floor), read_only=True, config=config) as floor_con,
     ):
-        busiest = pipeline_con.execute(
+        busiest = production_con.execute(
             _BUSIEST_POSTCODE, {"start": datetime.combine(day, time())}
         ).fetchone()
         postcode = busiest[0] if busiest else ""
@@ -301,33 +381,33 @@ def time_bi_views(
                     if query == "one postcode":
                         params["postcode"] = postcode
                     statement = sql.format(view=view)
-                    pipeline_ms, rows = _median_ms(pipeline_con, statement, params, repeats)
-                    baseline_ms, _ = _median_ms(baseline_con, statement, params, repeats)
+                    production_ms, rows = _median_ms(production_con, statement, params, repeats)
+                    floor_ms, _ = _median_ms(floor_con, statement, params, repeats)
                     timings.append(
                         {
                             "view": view,
                             "query": query,
                             "window": window,
                             "rows": rows,
-                            "pipeline_ms": pipeline_ms,
-                            "baseline_ms": baseline_ms,
+                            "production_ms": production_ms,
+                            "floor_ms": floor_ms,
                         }
                     )
     return timings
 
 
-def differing_rows(pipeline: Path, baseline: Path, config: dict[str, object]) -> dict[str, int]:
-    """For each daily answer, the rows one side has and the other lacks (0 when they agree)."""
+def differing_rows(production: Path, other: Path, config: dict[str, object]) -> dict[str, int]:
+    """For each of the six answers, the rows one side has and the other lacks (0: they agree)."""
     with duckdb.connect(":memory:", config=config) as con:
-        con.execute("ATTACH $path AS pipeline (READ_ONLY)", {"path": str(pipeline)})
-        con.execute("ATTACH $path AS baseline (READ_ONLY)", {"path": str(baseline)})
+        con.execute("ATTACH $path AS production (READ_ONLY)", {"path": str(production)})
+        con.execute("ATTACH $path AS other (READ_ONLY)", {"path": str(other)})
         return {
             view: con.execute(
                 f"SELECT count(*) FROM ("
-                f"(FROM pipeline.{view} EXCEPT ALL FROM baseline.{view})"
-                f" UNION ALL (FROM baseline.{view} EXCEPT ALL FROM pipeline.{view}))"
+                f"(FROM production.{view} EXCEPT ALL FROM other.{view})"
+                f" UNION ALL (FROM other.{view} EXCEPT ALL FROM production.{view}))"
             ).fetchone()[0]
-            for view in ANSWER_VIEWS
+            for view in VIEW_NAMES
         }
 
 
@@ -336,11 +416,19 @@ def first_loads(simulation: SimulationConfig, loads: int | None = None) -> list[
     return list(islice(Simulator(simulation).events(), loads))
 
 
+# Told of each load's phase as it starts (its index, the event, the phase), then of its result.
+PhaseListener = Callable[[int, Event, str], None]
+LoadListener = Callable[[int, LoadResult], None]
+
+
 def run_bench(
     simulation: SimulationConfig,
     events: Sequence[Event],
     workdir: Path,
     bi_repeats: int = BI_REPEATS,
+    algorithmic: bool = False,
+    on_phase: PhaseListener | None = None,
+    on_load: LoadListener | None = None,
 ) -> BenchResult:
     """Lands, ingests and measures EVENTS (loads of SIMULATION) in WORKDIR, a fresh folder."""
     simulator = Simulator(simulation)
@@ -356,20 +444,50 @@ def run_bench(
                 "start_date": simulation.start_date.isoformat(),
                 "loads": len(events),
                 "bi_repeats": bi_repeats,
+                "algorithmic": algorithmic,
                 "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             },
             machine=machine_info(settings),
         )
-        baseline = Baseline(workdir / "baseline.duckdb", config, settings.start_date)
-        # The warehouse's schema is deployed once per process; not part of any load.
+        yardsticks = {FLOOR: workdir / "floor.duckdb"}
+        if algorithmic:
+            yardsticks[ALGORITHMIC] = workdir / "baseline.duckdb"
+        for side, database in yardsticks.items():
+            open_side(side, database, config, settings.start_date).create()
+        # The warehouse's schema and the instance's storage are made once, before any load.
         connect(settings.duckdb_path, config, settings.start_date).close()
-        with run_launcher(settings.dagster_home) as launcher, DagsterInstance.get() as instance:
-            bench = _Bench(settings, simulator, Ingest(settings, launcher), instance, baseline)
-            for event in events:
-                result.loads.append(bench.load(event))
+        ensure_dagster_home(settings.dagster_home)
+        with DagsterInstance.get() as instance:
+            instance.event_log_storage.get_maximum_record_id()
+            bench = _Bench(settings, simulator, instance, yardsticks, workdir)
+            for index, event in enumerate(events):
+                load = _one_load(bench, index, event, on_phase)
+                result.loads.append(load)
+                if on_load is not None:
+                    on_load(index, load)
         last_day = events[-1].key if events[-1].kind == "users" else events[-1].key.date()
-        result.bi_views = time_bi_views(
-            settings.duckdb_path, baseline.database, config, last_day, bi_repeats
-        )
-        result.answers = differing_rows(settings.duckdb_path, baseline.database, config)
+        floor = yardsticks[FLOOR]
+        result.bi_views = time_bi_views(settings.duckdb_path, floor, config, last_day, bi_repeats)
+        result.answers = {
+            side: differing_rows(settings.duckdb_path, database, config)
+            for side, database in yardsticks.items()
+        }
     return result
+
+
+def _one_load(
+    bench: _Bench, index: int, event: Event, on_phase: PhaseListener | None
+) -> LoadResult:
+    def phase(name: str) -> None:
+        if on_phase is not None:
+            on_phase(index, event, name)
+
+    phase("generation")
+    generation = bench.generate(event)
+    phase(PRODUCTION)
+    production, rows, runs = bench.production(event)
+    sides = {PRODUCTION: production}
+    for side in bench.yardsticks:
+        phase(side)
+        sides[side] = bench.yardstick(side, event)
+    return LoadResult(event.kind, _key(event), rows, generation, sides, runs)

@@ -1,5 +1,6 @@
--- The baseline's own file: the platform's path (captured copies -> postcode history and fact
--- -> hourly aggregates -> BI views) kept up to date by plain SQL, one load at a time.
+-- A yardstick's own file (the floor's, with floor/schema.sql, and the algorithmic baseline's):
+-- the platform's path (captured copies -> postcode history and fact -> hourly aggregates -> BI
+-- views) kept up to date by plain SQL, one load at a time.
 CREATE TABLE IF NOT EXISTS captured_users (
     snapshot_date TIMESTAMP NOT NULL,
     id BIGINT,
