@@ -67,13 +67,23 @@ dashboard-screenshot: $(STAMP)  ## headless Chromium screenshot of the dashboard
 live-demo: $(STAMP)  ## the daemon captures and processes loads by itself (about 5 minutes)
 	$(BIN)/python -m pageview_platform.live_demo
 
-# Small by default (2,000 users, 20,000 pageviews/day, 2 days: about two minutes). Full volume:
+# Small by default (2,000 users, 20,000 pageviews/day, 2 days: 50 loads, each a production CLI
+# process of several seconds, so about 5-10 minutes). Full volume:
 #   PAGEVIEW_DUCKDB_MEMORY_LIMIT=4GiB make bench \
 #     BENCH_ARGS="--users 20000000 --pageviews-per-day 100000000 --days 2"
+# --scale 0.5,1,2 runs the same loads at those multiples of --users and --pageviews-per-day and
+# prints a scaling table; --algorithmic adds the pipeline's algorithm in plain SQL as a column.
 # The scratch warehouse goes to the system's temporary folder (--workdir DIR to choose).
 BENCH_ARGS ?=
-bench: $(STAMP)  ## every load through the Dagster runs and a plain-SQL baseline; JSON in bench_results/
+bench: $(STAMP)  ## every load through production's CLI, a process each, against a plain-SQL floor; JSON in bench_results/
 	$(BIN)/pageview-platform bench $(BENCH_ARGS)
+
+# The nightly snapshot after N days of history synthesized straight into a scratch warehouse
+# (5 views per user a day, 1.5% movers a night), ingested by the CLI: change detection against
+# the current-postcode update. 365 days of 50,000 users synthesize in about 10 minutes.
+HISTORY_ARGS ?= --users 50000 --days 30,90,365
+bench-history: $(STAMP)  ## the nightly users snapshot after 30, 90 and 365 days of history
+	$(BIN)/python -m pageview_platform.bench.history $(HISTORY_ARGS)
 
 # The BI database's publish at full volume (1M postcodes every hour for 2 days, about 102M rows,
 # synthesized straight into a scratch warehouse): a new file, then patches (a few minutes).
