@@ -17,19 +17,36 @@ FROM core.pageviews_extract_checked
 WHERE load_hour = $start AND reject_reason IS NULL
 GROUP BY user_id, url, pageview_datetime;
 
--- The fact's rows that may be one of the load's views: the same user at the same instant.
--- Matched on the narrow keys alone, the fact's scan reads no url and skips every row group
--- outside the load's hours (the join's dynamic filters); the url is compared below, against
--- these few rows only. A load without late rows reads the fact's last hour or two.
+-- Where in each of the load's hours the fact already has views: its first and last view time.
+-- Only a view inside that span can be one the fact holds (the previous hour's last minutes, the
+-- first minutes of this hour an earlier load caught, late rows); every other view of the load
+-- is new for certain and is never looked up. Two narrow columns of the load's hours are read.
+CREATE OR REPLACE TEMP TABLE known_spans AS
+SELECT pageview_hour, min(pageview_datetime) AS first_view, max(pageview_datetime) AS last_view
+FROM core.pageview_fact
+WHERE pageview_hour IN (SELECT DISTINCT pageview_hour FROM load_views)
+GROUP BY pageview_hour;
+
+-- The fact's rows that may be one of the load's views: the same user at the same instant, for
+-- the load's views inside a span. Matched on the narrow keys, the fact's scan reads no url; the
+-- url is compared below, against these few rows only.
 CREATE OR REPLACE TEMP TABLE known_views AS
+WITH candidates AS (
+    SELECT l.pageview_hour, l.user_id, l.pageview_datetime
+    FROM load_views AS l
+    JOIN known_spans AS s
+        ON s.pageview_hour = l.pageview_hour
+        AND l.pageview_datetime >= s.first_view
+        AND l.pageview_datetime <= s.last_view
+)
 SELECT f.pageview_hour, f.user_id, f.url, f.pageview_datetime, f.view_count, f.postcode_at_view
 FROM core.pageview_fact AS f
 WHERE EXISTS (
     SELECT 1
-    FROM load_views AS l
-    WHERE l.pageview_hour = f.pageview_hour
-        AND l.user_id = f.user_id
-        AND l.pageview_datetime = f.pageview_datetime
+    FROM candidates AS c
+    WHERE c.pageview_hour = f.pageview_hour
+        AND c.user_id = f.user_id
+        AND c.pageview_datetime = f.pageview_datetime
 );
 
 -- What the load adds: new pageviews, and known ones counted higher here. A new pageview
