@@ -6,16 +6,21 @@ run's result without a partition key). The jobs select assets with `AssetSelecti
 which takes their checks along: every check runs right after its asset, in the same run.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetChecksDefinition,
     AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
     PartitionsDefinition,
     asset_check,
+    multi_asset_check,
 )
 
 from pageview_platform.assets.capture import (
@@ -36,7 +41,7 @@ from pageview_platform.assets.snapshot_holds import (
     not_shrunk,
 )
 from pageview_platform.settings import Settings
-from pageview_platform.warehouse.session import WarehouseResource, execute
+from pageview_platform.warehouse.session import Connection, WarehouseResource, execute
 from pageview_platform.warehouse.sql import read_sql
 
 CAPTURED_EVERY_LANDING_ROW = "captured_every_landing_row"
@@ -105,9 +110,43 @@ def _snapshot_verdict(context: AssetCheckExecutionContext, verdict: Verdict) -> 
 
 def _row(warehouse: WarehouseResource, sql: str, params: dict[str, object]) -> dict[str, Any]:
     with warehouse.connection() as con:
-        cursor = execute(con, sql, params)
-        names = [column[0] for column in cursor.description]
-        return dict(zip(names, cursor.fetchone(), strict=True))
+        return _fetch_row(con, sql, params)
+
+
+def _fetch_row(con: Connection, sql: str, params: Mapping[str, object]) -> dict[str, Any]:
+    cursor = execute(con, sql, params)
+    names = [column[0] for column in cursor.description]
+    return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+@dataclass(frozen=True)
+class _ZeroCheck:
+    """A check that passes when every violation count its SQL returns is zero."""
+
+    asset: Sequence[str]
+    name: str
+    description: str
+    sql: str
+    violations: Sequence[str]
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def key(self) -> AssetCheckKey:
+        return AssetCheckKey(AssetKey(self.asset), self.name)
+
+    def evaluate(self, con: Connection, window_params: Mapping[str, object]) -> AssetCheckResult:
+        row = _fetch_row(con, read_sql(self.sql), {**window_params, **self.params})
+        broken = [
+            f"{violation}={row[violation]}" for violation in self.violations if row[violation]
+        ]
+        return AssetCheckResult(
+            asset_key=AssetKey(self.asset),
+            check_name=self.name,
+            passed=not broken,
+            severity=AssetCheckSeverity.ERROR,
+            metadata=row,
+            description=", ".join(broken) or None,
+        )
 
 
 def _all_zero(
@@ -121,7 +160,9 @@ def _all_zero(
     additional_deps: Sequence[Sequence[str]] = (),
     params: dict[str, object] | None = None,
 ) -> AssetChecksDefinition:
-    """A check that passes when every violation count its SQL returns is zero."""
+    """A check that passes when every violation count its SQL returns is zero, in a step of
+    its own."""
+    check = _ZeroCheck(asset, name, description, sql, violations, params or {})
 
     @asset_check(
         asset=asset,
@@ -133,16 +174,92 @@ def _all_zero(
     def _check(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        row = _row(warehouse, read_sql(sql), {**window(context), **(params or {})})
-        broken = [f"{violation}={row[violation]}" for violation in violations if row[violation]]
-        return AssetCheckResult(
-            passed=not broken,
-            severity=AssetCheckSeverity.ERROR,
-            metadata=row,
-            description=", ".join(broken) or None,
-        )
+        with warehouse.connection() as con:
+            return check.evaluate(con, window(context))
 
     return _check
+
+
+def _all_zero_in_one_step(
+    name: str, partitions_def: PartitionsDefinition, checks: Sequence[_ZeroCheck]
+) -> AssetChecksDefinition:
+    """CHECKS, on assets one step writes together, evaluated in one step of their own (NAME) on
+    one connection: a step and its events cost about as much as a cheap check's SQL. Each still
+    has its own key, result and metadata, and runs alone when selected alone."""
+
+    @multi_asset_check(
+        name=name,
+        specs=[
+            AssetCheckSpec(
+                check.name,
+                asset=check.asset,
+                description=check.description,
+                partitions_def=partitions_def,
+            )
+            for check in checks
+        ],
+        can_subset=True,
+    )
+    def _checks(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> Iterator[AssetCheckResult]:
+        params = window(context)
+        selected = context.selected_asset_check_keys
+        with warehouse.connection() as con:
+            for check in checks:
+                if check.key in selected:
+                    yield check.evaluate(con, params)
+
+    return _checks
+
+
+# The checks of what merging a load wrote (the fact, both hourly aggregates and their rollups),
+# one step after the merge's.
+_PAGEVIEW_FACT_CHECKS = (
+    _ZeroCheck(
+        asset=PAGEVIEW_FACT,
+        name=ONE_ROW_PER_PAGEVIEW,
+        description="One row per pageview identity (user_id, url, pageview_datetime) in the"
+        " loads' own hours, no NULL keys, and a postcode at view on every row (UNKNOWN"
+        " counted, allowed).",
+        sql="checks/pageview_fact_identity.sql",
+        violations=("duplicate_identities", "null_key_rows", "missing_postcode_rows"),
+    ),
+    *(
+        _ZeroCheck(
+            asset=asset,
+            name=HOURLY_TOTALS_MATCH_FACT,
+            description="Each hour of the loads' window and the hour on either side, where a load"
+            " lands nearly all its views: pageviews sum to the fact's view_count. An older hour"
+            " a late row reaches is not summed again (that would read a day of the fact).",
+            sql="checks/aggregate_hourly_totals.sql",
+            violations=("mismatched_hours",),
+            params={"aggregate": aggregate},
+        )
+        for asset, aggregate in ((AT_VIEW_HOURLY, "at_view"), (CURRENT_HOURLY, "current"))
+    ),
+    *(
+        _ZeroCheck(
+            asset=asset,
+            name=ROLLUPS_MATCH_HOURLY,
+            description="Each day and month of the loads' window and the hour on either side:"
+            " the daily and monthly rollups the day and month views read hold the totals of"
+            " the day's hours and the month's days.",
+            sql="checks/aggregate_rollup_totals.sql",
+            violations=("mismatched_days", "mismatched_months"),
+            params={"aggregate": aggregate},
+        )
+        for asset, aggregate in ((AT_VIEW_HOURLY, "at_view"), (CURRENT_HOURLY, "current"))
+    ),
+    _ZeroCheck(
+        asset=CURRENT_HOURLY,
+        name=HOURLY_TOTALS_MATCH_AT_VIEW,
+        description="Each hour of the loads' window and the hour on either side counts as many"
+        " pageviews by current postcode as by postcode at view.",
+        sql="checks/current_postcode_vs_at_view_totals.sql",
+        violations=("mismatched_hours",),
+    ),
+)
 
 
 def _captured_every_landing_row(
@@ -294,54 +411,7 @@ def build_asset_checks(partitions: Partitions, settings: Settings) -> list[Asset
                 "non_increasing_validity",
             ),
         ),
-        _all_zero(
-            asset=PAGEVIEW_FACT,
-            name=ONE_ROW_PER_PAGEVIEW,
-            description="One row per pageview identity (user_id, url, pageview_datetime) in the"
-            " loads' own hours, no NULL keys, and a postcode at view on every row (UNKNOWN"
-            " counted, allowed).",
-            partitions_def=partitions.hourly,
-            sql="checks/pageview_fact_identity.sql",
-            violations=("duplicate_identities", "null_key_rows", "missing_postcode_rows"),
-        ),
-        _all_zero(
-            asset=AT_VIEW_HOURLY,
-            name=HOURLY_TOTALS_MATCH_FACT,
-            description="Each hour the loads touched: pageviews sum to the fact's view_count.",
-            partitions_def=partitions.hourly,
-            sql="checks/aggregate_hourly_totals.sql",
-            violations=("mismatched_hours",),
-            params={"aggregate": "at_view"},
-        ),
-        _all_zero(
-            asset=CURRENT_HOURLY,
-            name=HOURLY_TOTALS_MATCH_FACT,
-            description="Each hour the loads touched: pageviews sum to the fact's view_count.",
-            partitions_def=partitions.hourly,
-            sql="checks/aggregate_hourly_totals.sql",
-            violations=("mismatched_hours",),
-            params={"aggregate": "current"},
-        ),
-        *(
-            _all_zero(
-                asset=asset,
-                name=ROLLUPS_MATCH_HOURLY,
-                description="Each day and month the loads touched: the daily and monthly rollups"
-                " the day and month views read hold the hourly table's totals.",
-                partitions_def=partitions.hourly,
-                sql="checks/aggregate_rollup_totals.sql",
-                violations=("mismatched_days", "mismatched_months"),
-                params={"aggregate": aggregate},
-            )
-            for asset, aggregate in ((AT_VIEW_HOURLY, "at_view"), (CURRENT_HOURLY, "current"))
-        ),
-        _all_zero(
-            asset=CURRENT_HOURLY,
-            name=HOURLY_TOTALS_MATCH_AT_VIEW,
-            description="Each hour the loads touched counts as many pageviews by current postcode"
-            " as by postcode at view.",
-            partitions_def=partitions.hourly,
-            sql="checks/current_postcode_vs_at_view_totals.sql",
-            violations=("mismatched_hours",),
+        _all_zero_in_one_step(
+            "pageview_fact_and_aggregates_checks", partitions.hourly, _PAGEVIEW_FACT_CHECKS
         ),
     ]

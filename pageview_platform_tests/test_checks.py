@@ -10,6 +10,7 @@ recorded for that partition.
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -95,12 +96,19 @@ def good_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@contextmanager
+def private_copy(warehouse: Path, directory: Path) -> Iterator[Platform]:
+    """A private copy of a built warehouse in DIRECTORY, so a test may corrupt its own."""
+    for file in warehouse.glob("warehouse.duckdb*"):
+        shutil.copy(file, directory / file.name)
+    with platform_at(directory, max_snapshot_shrink=PRODUCTION_SHRINK) as p:
+        yield p
+
+
 @pytest.fixture
 def platform(good_warehouse: Path, tmp_path: Path) -> Iterator[Platform]:
     """A private copy of the good warehouse, so each test may corrupt its own."""
-    for file in good_warehouse.glob("warehouse.duckdb*"):
-        shutil.copy(file, tmp_path / file.name)
-    with platform_at(tmp_path, max_snapshot_shrink=PRODUCTION_SHRINK) as p:
+    with private_copy(good_warehouse, tmp_path) as p:
         yield p
 
 
@@ -293,6 +301,185 @@ def test_check_passes_on_good_partition_and_fails_on_corrupted_one(
     bad = check_partition(key, partition)
     assert not bad.passed
     assert reason in bad.description
+
+
+# A load at midnight, at the end of a month: its window's hour before, and its day and month,
+# are the previous ones. User 7 views two pages at the same instant: two pageviews, not one.
+MIDNIGHT_LOAD = "2024-02-01-00:00"
+BEFORE_MIDNIGHT_LOAD = "2024-01-31-23:00"
+
+
+def _build_midnight(platform: Platform) -> None:
+    platform.land_users([(i, f"AA{i} 1AA") for i in range(1, 9)])
+    platform.ingest_users("2024-01-31")
+    platform.land_pageviews(
+        [
+            (1, "/a", datetime(2024, 1, 31, 22, 50)),
+            (2, "/b", datetime(2024, 1, 31, 23, 10)),
+            (3, "/c", datetime(2024, 1, 31, 23, 40)),
+            (4, "/d", datetime(2024, 2, 1, 0, 5)),  # the next hour's first minutes
+        ]
+    )
+    platform.ingest_pageviews("2024-01-31T23")
+    platform.land_pageviews(
+        [
+            (3, "/c", datetime(2024, 1, 31, 23, 40)),  # the previous hour's last minutes, again
+            (5, "/e", datetime(2024, 1, 31, 23, 45)),  # late
+            (4, "/d", datetime(2024, 2, 1, 0, 5)),
+            (7, "/x", datetime(2024, 2, 1, 0, 20)),
+            (7, "/y", datetime(2024, 2, 1, 0, 20)),
+            (6, "/f", datetime(2024, 2, 1, 1, 5)),
+        ]
+    )
+    platform.ingest_pageviews("2024-02-01T00")
+
+
+@pytest.fixture(scope="module")
+def midnight_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("midnight")
+    with platform_at(directory, max_snapshot_shrink=PRODUCTION_SHRINK) as platform:
+        _build_midnight(platform)
+    return directory
+
+
+@pytest.fixture
+def midnight(midnight_warehouse: Path, tmp_path: Path) -> Iterator[Platform]:
+    with private_copy(midnight_warehouse, tmp_path) as p:
+        yield p
+
+
+# What the midnight load's checks compare (check, statements that break it, what the failure
+# says): the hours either side of the load's, both days, both months; the first day and month
+# are summed apart from the later ones (aggregate_rollup_totals.sql), so each is broken once.
+MIDNIGHT_CASES = {
+    "identity shared by two rows": (
+        _key(FACT, checks.ONE_ROW_PER_PAGEVIEW),
+        ["INSERT INTO core.pageview_fact SELECT * FROM core.pageview_fact WHERE url = '/y'"],
+        "duplicate_identities=1",
+    ),
+    "aggregate off the fact in the hour before": (
+        _key(AT_VIEW, checks.HOURLY_TOTALS_MATCH_FACT),
+        [
+            "UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"
+            " WHERE pageview_hour = '2024-01-31 23:00'"
+        ],
+        "mismatched_hours=1",
+    ),
+    "aggregate off the fact in the hour after": (
+        _key(CURRENT, checks.HOURLY_TOTALS_MATCH_FACT),
+        [
+            "DELETE FROM agg.pageviews_by_current_postcode_hourly"
+            " WHERE pageview_hour = '2024-02-01 01:00'"
+        ],
+        "mismatched_hours=1",
+    ),
+    "aggregates apart in the hour before": (
+        _key(CURRENT, checks.HOURLY_TOTALS_MATCH_AT_VIEW),
+        [
+            "UPDATE agg.pageviews_by_current_postcode_hourly SET pageviews = pageviews + 1"
+            " WHERE pageview_hour = '2024-01-31 23:00'"
+        ],
+        "mismatched_hours=1",
+    ),
+    "daily rollup of the day before": (
+        _key(AT_VIEW, checks.ROLLUPS_MATCH_HOURLY),
+        [
+            "UPDATE agg.pageviews_by_postcode_at_view_daily SET pageviews = pageviews + 1"
+            " WHERE pageview_day = '2024-01-31'"
+        ],
+        "mismatched_days=1",
+    ),
+    "daily rollup of the load's day": (
+        _key(CURRENT, checks.ROLLUPS_MATCH_HOURLY),
+        ["DELETE FROM agg.pageviews_by_current_postcode_daily WHERE pageview_day = '2024-02-01'"],
+        "mismatched_days=1",
+    ),
+    "monthly rollup of the month before": (
+        _key(CURRENT, checks.ROLLUPS_MATCH_HOURLY),
+        [
+            "UPDATE agg.pageviews_by_current_postcode_monthly SET pageviews = pageviews + 1"
+            " WHERE pageview_month = '2024-01-01'"
+        ],
+        "mismatched_months=1",
+    ),
+    "monthly rollup of the load's month": (
+        _key(AT_VIEW, checks.ROLLUPS_MATCH_HOURLY),
+        [
+            "UPDATE agg.pageviews_by_postcode_at_view_monthly SET pageviews = pageviews - 1"
+            " WHERE pageview_month = '2024-02-01'"
+        ],
+        "mismatched_months=1",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "statements", "reason"), MIDNIGHT_CASES.values(), ids=MIDNIGHT_CASES.keys()
+)
+def test_the_load_checks_compare_its_neighbour_hours_and_their_days_and_months(
+    midnight: Platform, key: AssetCheckKey, statements: list[str], reason: str
+) -> None:
+    good = check_partition(key, MIDNIGHT_LOAD)
+    assert good.passed, good.description
+    corrupt(midnight, *statements)
+    bad = check_partition(key, MIDNIGHT_LOAD)
+    assert not bad.passed
+    assert reason in bad.description
+
+
+def test_the_identity_check_tells_two_pages_at_one_instant_from_one_pageview_twice(
+    midnight: Platform,
+) -> None:
+    # User 7's two pages share (user_id, pageview_datetime), hence the hash the check sorts:
+    # candidates, which their urls tell apart; a second copy of a row is a duplicate.
+    fact = metadata(check_partition(_key(FACT, checks.ONE_ROW_PER_PAGEVIEW), MIDNIGHT_LOAD))
+    assert (fact["fact_rows"], fact["duplicate_identities"]) == (3, 0)
+    corrupt(
+        midnight,
+        "INSERT INTO core.pageview_fact SELECT * FROM core.pageview_fact WHERE user_id = 7",
+    )
+    fact = metadata(check_partition(_key(FACT, checks.ONE_ROW_PER_PAGEVIEW), MIDNIGHT_LOAD))
+    assert (fact["fact_rows"], fact["duplicate_identities"]) == (5, 2)
+
+
+def test_an_hour_two_before_the_loads_is_left_to_its_own_loads_checks(midnight: Platform) -> None:
+    # A late row two hours back or more moves an hour the load's check does not sum (that
+    # would read a day of the fact); the check of a load whose window holds the hour does.
+    corrupt(
+        midnight,
+        "UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"
+        " WHERE pageview_hour = '2024-01-31 22:00'",
+    )
+    key = _key(AT_VIEW, checks.HOURLY_TOTALS_MATCH_FACT)
+    assert check_partition(key, MIDNIGHT_LOAD).passed
+    assert "mismatched_hours=1" in check_partition(key, BEFORE_MIDNIGHT_LOAD).description
+
+
+def test_the_fact_and_aggregate_checks_run_in_one_step_each_with_its_own_result(
+    platform: Platform,
+) -> None:
+    corrupt(platform, "UPDATE agg.pageviews_by_current_postcode_daily SET pageviews = 0")
+    definitions = defs()
+    [group] = [
+        c
+        for c in definitions.asset_checks
+        if _key(FACT, checks.ONE_ROW_PER_PAGEVIEW) in c.check_keys
+    ]
+    target = next(a for a in definitions.assets if FACT in a.keys)
+    result = materialize(
+        [target, group],
+        selection=AssetSelection.checks(*group.check_keys),
+        tags={PARTITION_NAME_TAG: HOUR_OF_DAY_1_LOAD},
+        resources=definitions.resources,
+        raise_on_error=False,
+    )
+    assert {event.step_key for event in result.get_step_success_events()} == {group.node_def.name}
+    passed = {
+        AssetCheckKey(e.asset_key, e.check_name): e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+    broken = _key(CURRENT, checks.ROLLUPS_MATCH_HOURLY)
+    assert passed == {key: key != broken for key in group.check_keys}
 
 
 def test_every_job_runs_the_checks_of_the_assets_it_selects() -> None:

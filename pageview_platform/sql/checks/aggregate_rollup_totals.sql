@@ -1,15 +1,14 @@
--- Per day and month the window's loads touched, one aggregate's rollups ($aggregate: 'at_view'
--- or 'current') against its hourly table: the same deltas must have moved all three.
-WITH days AS (
-    SELECT DISTINCT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day
-    FROM ops.pageview_load_hours
-    WHERE load_hour >= $start AND load_hour < $end
-),
-months AS (
-    SELECT DISTINCT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) AS pageview_month
-    FROM days
-),
-hourly AS (
+-- Per day and month of the hours where the window's loads land their views ([$start - 1h,
+-- $end + 1h), as in aggregate_hourly_totals.sql), one aggregate's rollups ($aggregate:
+-- 'at_view' or 'current') against its hourly table: the same deltas must have moved all three.
+-- A day's rollup is compared with all 24 of its hours, a month's with all its days.
+--
+-- Grouping costs several times the scan here (about 24M hourly rows a day, 1M daily rows a
+-- day of the month at full volume), so the first day and the first month are each summed
+-- without grouping: a single load's window has no other, but around midnight or the turn of a
+-- month. Any later ones (those, or a range run's) are grouped. The bounds are expressions of
+-- the parameters, which lets the scans skip other periods' row groups.
+WITH hourly AS (
     SELECT pageview_hour, pageviews
     FROM agg.pageviews_by_postcode_at_view_hourly
     WHERE $aggregate = 'at_view'
@@ -37,38 +36,55 @@ monthly AS (
     WHERE $aggregate = 'current'
 ),
 hours_by_day AS (
-    SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day,
+    SELECT
+        CAST(date_trunc('day', $start - INTERVAL 1 HOUR) AS TIMESTAMP) AS pageview_day,
         sum(pageviews) AS pageviews
     FROM hourly
-    -- The range lets the scan skip other days' row groups; the IN keeps only touched days.
-    WHERE pageview_hour >= (SELECT min(pageview_day) FROM days)
-        AND pageview_hour < (SELECT max(pageview_day) FROM days) + INTERVAL 1 DAY
-        AND CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) IN (SELECT pageview_day FROM days)
+    WHERE pageview_hour >= CAST(date_trunc('day', $start - INTERVAL 1 HOUR) AS TIMESTAMP)
+        AND pageview_hour
+            < CAST(date_trunc('day', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 DAY
+    HAVING count(*) > 0
+    UNION ALL
+    SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP), sum(pageviews)
+    FROM hourly
+    WHERE pageview_hour
+            >= CAST(date_trunc('day', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 DAY
+        AND pageview_hour < CAST(date_trunc('day', $end) AS TIMESTAMP) + INTERVAL 1 DAY
     GROUP BY 1
 ),
 days_stored AS (
     SELECT pageview_day, sum(pageviews) AS pageviews
     FROM daily
-    WHERE pageview_day IN (SELECT pageview_day FROM days)
-    GROUP BY 1
+    WHERE pageview_day >= CAST(date_trunc('day', $start - INTERVAL 1 HOUR) AS TIMESTAMP)
+        AND pageview_day < CAST(date_trunc('day', $end) AS TIMESTAMP) + INTERVAL 1 DAY
+    GROUP BY pageview_day
 ),
 days_by_month AS (
-    SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP) AS pageview_month,
+    SELECT
+        CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) AS pageview_month,
         sum(pageviews) AS pageviews
     FROM daily
-    WHERE pageview_day >= (SELECT min(pageview_month) FROM months)
-        AND CAST(date_trunc('month', pageview_day) AS TIMESTAMP)
-            IN (SELECT pageview_month FROM months)
+    WHERE pageview_day >= CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP)
+        AND pageview_day
+            < CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 MONTH
+    HAVING count(*) > 0
+    UNION ALL
+    SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP), sum(pageviews)
+    FROM daily
+    WHERE pageview_day
+            >= CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 MONTH
+        AND pageview_day < CAST(date_trunc('month', $end) AS TIMESTAMP) + INTERVAL 1 MONTH
     GROUP BY 1
 ),
 months_stored AS (
     SELECT pageview_month, sum(pageviews) AS pageviews
     FROM monthly
-    WHERE pageview_month IN (SELECT pageview_month FROM months)
-    GROUP BY 1
+    WHERE pageview_month >= CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP)
+        AND pageview_month < CAST(date_trunc('month', $end) AS TIMESTAMP) + INTERVAL 1 MONTH
+    GROUP BY pageview_month
 )
 SELECT
-    (SELECT count(*) FROM days) AS days,
+    (SELECT count(*) FROM days_stored) AS days,
     (
         SELECT count(*)
         FROM hours_by_day AS h

@@ -1,19 +1,16 @@
--- Per hour the window's loads touched, both questions count the same pageviews, only per other postcodes.
-WITH hours AS (
-    SELECT DISTINCT pageview_hour
-    FROM ops.pageview_load_hours
-    WHERE load_hour >= $start AND load_hour < $end
-),
-current_postcode AS (
+-- Per hour where the window's loads land their views ([$start - 1h, $end + 1h), as in
+-- aggregate_hourly_totals.sql), both questions count the same pageviews, only per other
+-- postcodes.
+WITH current_postcode AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_current_postcode_hourly
-    WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
+    WHERE pageview_hour >= $start - INTERVAL 1 HOUR AND pageview_hour < $end + INTERVAL 1 HOUR
     GROUP BY pageview_hour
 ),
 at_view AS (
     SELECT pageview_hour, sum(pageviews) AS pageviews
     FROM agg.pageviews_by_postcode_at_view_hourly
-    WHERE pageview_hour IN (SELECT pageview_hour FROM hours)
+    WHERE pageview_hour >= $start - INTERVAL 1 HOUR AND pageview_hour < $end + INTERVAL 1 HOUR
     GROUP BY pageview_hour
 )
 SELECT
