@@ -110,6 +110,9 @@ class Settings:
     max_snapshot_shrink: float
     # The BI database each run publishes on DuckDB (warehouse/publish.py).
     bi_duckdb_path: Path
+    # How many days before the latest users snapshot the current-postcode hourly and daily
+    # answers keep (monthly keeps all history): ops.current_postcode_window.
+    current_postcode_recent_days: int = 7
     slack_token: str | None = None
     slack_channel: str | None = None
     warehouse: str = "duckdb"
@@ -316,6 +319,10 @@ def get_settings(check_start_date: bool = True) -> Settings:
         # the bench's) never publish over one another.
         bi_duckdb_path=_path(
             env, "PAGEVIEW_BI_DUCKDB_PATH", str(duckdb_path.with_name("bi.duckdb"))
+        ),
+        current_postcode_recent_days=_parse_positive_int(
+            "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS",
+            env.get("PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS", "7"),
         ),
         slack_token=slack_token,
         slack_channel=slack_channel,

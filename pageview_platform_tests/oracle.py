@@ -11,12 +11,19 @@ A scenario is a list of events, in the order they were ingested:
 
 Each users or pageviews event stands for "land these rows, then ingest them under this key".
 A users snapshot may be held instead of accepted (see `replay`); answers read accepted ones only.
+
+The current-postcode answer is kept per hour and per day only for recent periods (see
+`recent_from`): its hourly and daily views hold the periods from R days before the latest
+accepted snapshot's date on (R is PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS); its monthly view and
+all three postcode-at-view views hold all history.
 """
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -45,6 +52,15 @@ VIEW_NAMES = tuple(
     f"bi.pageviews_by_{question}_{grain}"
     for question in ("current_postcode", "postcode_at_view")
     for grain in ("hourly", "daily", "monthly")
+)
+
+# The current-postcode answer per hour and per day covers only the R days before the latest
+# accepted snapshot's date (and every period after it); R is this variable, a whole number >= 1.
+RECENT_DAYS_VARIABLE = "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS"
+DEFAULT_RECENT_DAYS = 7
+WINDOWED_VIEW_NAMES = (
+    "bi.pageviews_by_current_postcode_hourly",
+    "bi.pageviews_by_current_postcode_daily",
 )
 
 
@@ -306,13 +322,51 @@ def truncate(moment: datetime, grain: str) -> datetime:
     raise ValueError(grain)
 
 
-def expected_views(
+def recent_days_setting() -> int:
+    """R: PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS as the environment holds it now (unset or empty:
+    DEFAULT_RECENT_DAYS); anything but a whole number >= 1 is an error."""
+    value = os.environ.get(RECENT_DAYS_VARIABLE) or str(DEFAULT_RECENT_DAYS)
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{RECENT_DAYS_VARIABLE} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def window_start(
+    accepted_days: Iterable[date | datetime], recent_days: int | None = None
+) -> datetime | None:
+    """recent_from for the ACCEPTED_DAYS (the dates of the snapshots built into postcode history):
+    00:00 of the latest of them minus RECENT_DAYS days (None: recent_days_setting()); None when
+    there is none, so nothing is windowed out.
+
+    Only the latest date matters, whatever a snapshot changed (one changing nobody's postcode
+    still counts). A date, once accepted, stays accepted (a rebuild replaces its content, a held
+    re-ingest leaves it in use), so the latest date -- and the window -- never moves backwards.
+    """
+    days = list(accepted_days)
+    if not days:
+        return None
+    recent_days = recent_days_setting() if recent_days is None else recent_days
+    if recent_days < 1:
+        raise ValueError(f"recent_days must be >= 1, got {recent_days}")
+    latest = max(_snapshot_day(day) for day in days)
+    return datetime(latest.year, latest.month, latest.day) - timedelta(days=recent_days)
+
+
+def recent_from(
+    events: list[Event], max_shrink: float | str = 1.0, recent_days: int | None = None
+) -> datetime | None:
+    """Where the current-postcode hourly and daily answers start after EVENTS: R days before
+    00:00 of the latest ACCEPTED snapshot's date (a held one counts once accepted); None (no
+    window, every period kept) while no snapshot is accepted. R is RECENT_DAYS, by default
+    PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS (or 7)."""
+    return window_start(replay(events, max_shrink).snapshots, recent_days)
+
+
+def all_history_views(
     events: list[Event], start_date: date = DEFAULT_START_DATE, max_shrink: float | str = 1.0
 ) -> dict[str, set[tuple[datetime, str, int]]]:
-    """Every row of the six BI views, as {view name: {(period_start, postcode, pageviews)}}.
-
-    Only accepted snapshots count (see `replay`; MAX_SHRINK is PAGEVIEW_MAX_SNAPSHOT_SHRINK).
-    """
+    """The six answers over all history, no window applied: what every view would hold if every
+    period were kept. Only accepted snapshots count (see `replay`)."""
     ingested = replay(events, max_shrink)
     history = postcode_history(ingested.snapshots)
     views = counted_views(ingested.loads, start_date)
@@ -332,6 +386,37 @@ def expected_views(
         name: {(period, postcode, n) for (period, postcode), n in counts.items() if n}
         for name, counts in totals.items()
     }
+
+
+def apply_window(
+    views: dict[str, set[tuple[datetime, str, int]]], since: datetime | None
+) -> dict[str, set[tuple[datetime, str, int]]]:
+    """VIEWS with the current-postcode hourly and daily rows before SINCE left out (all kept
+    when SINCE is None); every other view as it is."""
+    if since is None:
+        return {name: set(rows) for name, rows in views.items()}
+    return {
+        name: {row for row in rows if row[0] >= since} if name in WINDOWED_VIEW_NAMES else set(rows)
+        for name, rows in views.items()
+    }
+
+
+def expected_views(
+    events: list[Event],
+    start_date: date = DEFAULT_START_DATE,
+    max_shrink: float | str = 1.0,
+    recent_days: int | None = None,
+) -> dict[str, set[tuple[datetime, str, int]]]:
+    """Every row of the six BI views, as {view name: {(period_start, postcode, pageviews)}}.
+
+    Only accepted snapshots count (see `replay`; MAX_SHRINK is PAGEVIEW_MAX_SNAPSHOT_SHRINK).
+    The current-postcode hourly and daily views hold only the periods from `recent_from` on
+    (RECENT_DAYS: PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS, default 7); the rest all history.
+    """
+    return apply_window(
+        all_history_views(events, start_date, max_shrink),
+        recent_from(events, max_shrink, recent_days),
+    )
 
 
 def expected_quarantine(

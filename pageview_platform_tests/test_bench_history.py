@@ -28,8 +28,12 @@ VIEWS = tuple(
 )
 # Three days over a month's end (2024-02-28..03-01), then the snapshot of 03-02; a higher move
 # share than the brief's, so some of 300 users move every night.
-SHAPE = HistoryShape(users=300, days=3, last_day=date(2024, 3, 2), move_share=0.05)
+# One day of current-postcode hours and days (PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS): the
+# synthesized history holds older ones, which the answers must drop, and the ingest moves it.
+SHAPE = HistoryShape(users=300, days=3, last_day=date(2024, 3, 2), move_share=0.05, recent_days=1)
 LAST_HISTORY_DAY = date(2024, 3, 1)
+RECENT_FROM = datetime(2024, 2, 29)
+RECENT_FROM_AFTER_INGEST = datetime(2024, 3, 1)
 
 Version = tuple[datetime, datetime | None, bool, int, str]
 
@@ -45,10 +49,13 @@ def _history(con: duckdb.DuckDBPyConnection) -> dict[int, list[Version]]:
     return versions
 
 
-def _expected_answers(con: duckdb.DuckDBPyConnection) -> dict[str, set[tuple]]:
+def _expected_answers(
+    con: duckdb.DuckDBPyConnection, recent_from: datetime
+) -> dict[str, set[tuple]]:
     """The six answers, recomputed in Python from the fact's views and the history's versions
     by the rules: at view, the latest version starting on or before the view, else the first;
-    currently, the current version; each view counted once, in its hour, day and month."""
+    currently, the current version, by hour and day from RECENT_FROM on, by month always; each
+    view counted once, in its hour, day and month."""
     versions = _history(con)
     counts: dict[str, Counter] = {view: Counter() for view in VIEWS}
     fact = con.execute("SELECT user_id, pageview_datetime, view_count FROM core.pageview_fact")
@@ -64,7 +71,8 @@ def _expected_answers(con: duckdb.DuckDBPyConnection) -> dict[str, set[tuple]]:
         }
         for grain, period in periods.items():
             counts[f"bi.pageviews_by_postcode_at_view_{grain}"][period, at_view] += view_count
-            counts[f"bi.pageviews_by_current_postcode_{grain}"][period, current] += view_count
+            if grain == "monthly" or period >= recent_from:
+                counts[f"bi.pageviews_by_current_postcode_{grain}"][period, current] += view_count
     return {
         view: {(period, postcode, n) for (period, postcode), n in counted.items() if n}
         for view, counted in counts.items()
@@ -121,13 +129,20 @@ def test_synthesized_history_is_what_the_pipeline_leaves_and_ingests_on(tmp_path
                 for user_id, own in history.items()
                 for version in own
             }
-            assert _answers(con) == _expected_answers(con)
+            answers = _answers(con)
+            assert answers == _expected_answers(con, RECENT_FROM)
+            assert min(answers["bi.pageviews_by_current_postcode_daily"])[0] == RECENT_FROM
             # The platform's own checks and the bench's SQL recomputation agree.
-            assert not any(verify(con, SHAPE.start_date, LAST_HISTORY_DAY, full=True).values())
+            assert not any(
+                verify(con, SHAPE.start_date, LAST_HISTORY_DAY, True, RECENT_FROM).values()
+            )
             movers = land_snapshot(con, SHAPE)
         assert movers > 0
 
-        environment = scratch_environment(tmp_path, SHAPE.start_date)
+        environment = {
+            **scratch_environment(tmp_path, SHAPE.start_date),
+            "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS": str(SHAPE.recent_days),
+        }
         with mock.patch.dict(os.environ, environment):
             assert cli.main(["ingest-users", "--date", SHAPE.last_day.isoformat()]) == 0
         step = history_step(environment)
@@ -140,5 +155,13 @@ def test_synthesized_history_is_what_the_pipeline_leaves_and_ingests_on(tmp_path
             _check_scd2(after)
             moved = {user for user, own in after.items() if own[-1][0] == datetime(2024, 3, 2)}
             assert len(moved) == movers
-            assert _answers(con) == _expected_answers(con)
-            assert not any(verify(con, SHAPE.start_date, LAST_HISTORY_DAY, full=True).values())
+            answers = _answers(con)
+            assert answers == _expected_answers(con, RECENT_FROM_AFTER_INGEST)
+            assert min(answers["bi.pageviews_by_current_postcode_hourly"])[0] == (
+                RECENT_FROM_AFTER_INGEST
+            )
+            assert not any(
+                verify(
+                    con, SHAPE.start_date, LAST_HISTORY_DAY, True, RECENT_FROM_AFTER_INGEST
+                ).values()
+            )

@@ -1,6 +1,7 @@
 """Each user's postcode versions (SCD type 2), derived from the captured snapshots."""
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 from dagster import (
     AssetDep,
@@ -22,10 +23,12 @@ from pageview_platform.settings import Settings
 from pageview_platform.warehouse.errors import WAREHOUSE_RETRY_POLICY
 from pageview_platform.warehouse.publish import BIDatabase
 from pageview_platform.warehouse.session import (
+    Connection,
     WarehouseResource,
     execute,
     metrics_row,
     replace_partition,
+    run_script,
     transaction,
 )
 from pageview_platform.warehouse.sql import read_sql
@@ -108,11 +111,14 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
                     f" {later:%Y-%m-%d} in one run instead"
                 )
             with transaction(con):
+                recent_from, window_seconds = advance_current_postcode_window(
+                    con, params, settings.current_postcode_recent_days, bi_database
+                )
                 metadata = replace_partition(
                     con,
                     "core.user_postcode_history",
                     "valid_from",
-                    params,
+                    {**params, "recent_from": recent_from},
                     "transform/user_postcode_history.sql",
                     after=(
                         "transform/user_postcode_history_close_versions.sql",
@@ -123,6 +129,15 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
                     metrics="metrics/user_postcode_history.sql",
                 )
                 moved = metrics_row(con, read_sql("metrics/reattribution.sql"), params)
+            metadata["current_postcode_hours_from"] = (
+                "all hours" if recent_from == NO_WINDOW else f"{recent_from:%Y-%m-%d %H:%M}"
+            )
+            metadata.update(
+                {
+                    f"seconds_current_postcode_window.{label}": round(spent, 3)
+                    for label, spent in window_seconds.items()
+                }
+            )
             published = publish_bi_database(con, bi_database, context.log)
         yield MaterializeResult(asset_key=USER_POSTCODE_HISTORY, metadata=metadata)
         # The re-attribution changed tables the merge owns, across loads: reported as
@@ -149,3 +164,27 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
         yield from published
 
     return [user_postcode_history]
+
+
+# Before any snapshot: the current-postcode answers hold every hour (no view is this old).
+NO_WINDOW = datetime(1900, 1, 1)
+
+
+def advance_current_postcode_window(
+    con: Connection, params: dict[str, object], recent_days: int, bi_database: BIDatabase
+) -> tuple[datetime, dict[str, float]]:
+    """Moves the start of the current-postcode hourly and daily answers to RECENT_DAYS before
+    the latest snapshot the window builds on (never back) and drops what it leaves, in the
+    caller's transaction; returns the start and each statement's seconds."""
+    latest, recorded = execute(
+        con, read_sql("guards/current_postcode_window.sql"), params
+    ).fetchone()
+    candidates = [d for d in (recorded, latest and latest - timedelta(days=recent_days)) if d]
+    if not candidates:
+        return NO_WINDOW, {}
+    recent_from = max(candidates)
+    moved = {"previous_from": recorded or NO_WINDOW, "recent_from": recent_from}
+    seconds: dict[str, float] = {}
+    for script in ("transform/current_postcode_window.sql", *bi_database.after_window()):
+        seconds.update(run_script(con, read_sql(script), moved))
+    return recent_from, seconds

@@ -66,12 +66,21 @@ SEED = 42
 HISTORY_STEP = "user_postcode_history"
 CHANGE_DETECTION = ("write",)
 CURRENT_POSTCODE_UPDATE = (
+    "current_postcode_window.create_folded_user_months",
+    "current_postcode_window.merge_agg.pageviews_by_user_month",
+    "current_postcode_window.create_aged_current_hours",
+    "current_postcode_window.delete_agg.pageviews_by_current_postcode_hourly",
+    "current_postcode_window.delete_agg.pageviews_by_current_postcode_daily",
+    "current_postcode_window.delete_ops.current_postcode_window",
+    "current_postcode_window.insert_ops.current_postcode_window",
+    "reattribute_pageviews.create_current_moves",
     "reattribute_pageviews.create_current_delta",
+    "reattribute_pageviews.create_current_month_delta",
     "reattribute_pageviews.delete_agg.current_postcode_by_user",
     "reattribute_pageviews.insert_agg.current_postcode_by_user",
+    "apply_aggregate_deltas.create_current_recent_delta",
     "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_hourly",
     "apply_aggregate_deltas.create_current_daily_delta",
-    "apply_aggregate_deltas.create_current_monthly_delta",
     "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_daily",
     "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_monthly",
 )
@@ -130,6 +139,8 @@ class HistoryShape:
     move_share: float = MOVE_SHARE
     views_per_user: int = VIEWS_PER_USER
     seed: int = SEED
+    # PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS: the days of current-postcode hours and days kept.
+    recent_days: int = 7
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1 or self.views_per_user < 1:
@@ -163,7 +174,12 @@ class HistoryShape:
             # Each view's slot of the day, in microseconds.
             "slot": 86_400_000_000 // self.views_per_user,
             "start": _midnight(self.start_date),
+            "recent_from": self.recent_from(self.last_day - timedelta(days=1)),
         }
+
+    def recent_from(self, latest_snapshot: date) -> datetime:
+        """Where the current-postcode hours and days start once LATEST_SNAPSHOT is history."""
+        return _midnight(latest_snapshot - timedelta(days=self.recent_days))
 
 
 def _midnight(day: date) -> datetime:
@@ -234,6 +250,7 @@ COUNTED_TABLES = (
     "agg.pageviews_by_postcode_at_view_monthly",
     "agg.pageviews_by_current_postcode_monthly",
     "agg.current_postcode_by_user",
+    "agg.pageviews_by_user_month",
 )
 
 
@@ -276,12 +293,15 @@ def _violations(row: Mapping[str, Any], columns: Sequence[str], prefix: str) -> 
 
 
 def check_answers(
-    con: duckdb.DuckDBPyConnection, windows: Sequence[tuple[datetime, datetime]]
+    con: duckdb.DuckDBPyConnection,
+    windows: Sequence[tuple[datetime, datetime]],
+    recent_from: datetime,
 ) -> dict[str, int]:
-    """The six `bi` views against a recomputation from the fact and the history, per window."""
+    """The six `bi` views against a recomputation from the fact and the history, per window;
+    the current-postcode hours and days from RECENT_FROM on."""
     found: dict[str, int] = {}
     for start, end in windows:
-        window = {"from": start, "to": end}
+        window = {"from": start, "to": end, "recent_from": recent_from}
         run_script(con, read_sql("bench/history/expected_views.sql"), window)
         row = metrics_row(con, read_sql("bench/history/compare_answers.sql"), window)
         for name, count in row.items():
@@ -290,7 +310,9 @@ def check_answers(
     return found
 
 
-def verify(con: duckdb.DuckDBPyConnection, first: date, last: date, full: bool) -> dict[str, int]:
+def verify(
+    con: duckdb.DuckDBPyConnection, first: date, last: date, full: bool, recent_from: datetime
+) -> dict[str, int]:
     """Every rule the synthesized (or ingested) warehouse must keep, as violation counts (all 0
     when it is consistent): the platform's checks, the SCD2 rules, the answers against a
     recomputation, both answers' daily totals; with FULL, the captured copies and logs too."""
@@ -314,12 +336,12 @@ def verify(con: duckdb.DuckDBPyConnection, first: date, last: date, full: bool) 
             found[name] = found.get(name, 0) + int(unbalanced)
     row = metrics_row(con, read_sql("bench/history/verify_versions.sql"), {})
     found.update(_violations(row, [c for c in row if c != "versions"], "versions"))
-    row = metrics_row(con, read_sql("bench/history/daily_totals.sql"), {})
+    row = metrics_row(con, read_sql("bench/history/daily_totals.sql"), {"recent_from": recent_from})
     found.update(_violations(row, list(row), "daily_totals"))
     if full:
         row = metrics_row(con, read_sql("bench/history/verify_captures.sql"), {})
         found.update(_violations(row, list(row), "captures"))
-    found.update(check_answers(con, windows))
+    found.update(check_answers(con, windows, recent_from))
     return found
 
 
@@ -463,7 +485,10 @@ def run_point(
     day N's snapshot in a CLI process, verifies again and reads the history step's times."""
     report = _Reporter(progress)
     label = f"{shape.days} days"
-    environment = scratch_environment(workdir, shape.start_date)
+    environment = {
+        **scratch_environment(workdir, shape.start_date),
+        "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS": str(shape.recent_days),
+    }
     with scratch_settings(workdir, shape.start_date) as settings:
         con = open_warehouse(settings)
         try:
@@ -486,7 +511,7 @@ def run_point(
             )
             last = shape.last_day - timedelta(days=1)
             report.start(f"{label}: verifying the synthesized warehouse", None)
-            before = verify(con, shape.start_date, last, full)
+            before = verify(con, shape.start_date, last, full, shape.recent_from(last))
             require_consistent(before, f"the synthesized history of {shape.days} days")
             report.done(f"{label}: consistent ({'in full' if full else 'first and last months'})")
             movers = land_snapshot(con, shape)
@@ -498,7 +523,7 @@ def run_point(
         report.done(f"{label}: ingested day {shape.last_day} in {wall:.1f} s")
         report.start(f"{label}: verifying the answers after the ingest", None)
         with open_warehouse(settings) as con:
-            after = verify(con, shape.start_date, last, full)
+            after = verify(con, shape.start_date, last, full, shape.recent_from(shape.last_day))
         require_consistent(after, f"the answers after ingesting {shape.last_day}")
         moved = int(step.metadata.get("moved_users", -1))
         if moved != movers:
@@ -530,8 +555,11 @@ def run_point(
     )
 
 
-def render(points: Sequence[HistoryPoint]) -> Table:
-    table = Table(title="Nightly current-postcode update after N days of history")
+def render(points: Sequence[HistoryPoint], recent_days: int) -> Table:
+    table = Table(
+        title="Nightly current-postcode update after N days of history"
+        f" (current-postcode hours and days kept: {recent_days})"
+    )
     for heading in (
         "days of history",
         "fact rows",
@@ -592,6 +620,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--move-share", type=float, default=MOVE_SHARE)
     parser.add_argument("--views-per-user", type=int, default=VIEWS_PER_USER)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--recent-days", type=int, default=Settings.current_postcode_recent_days,
+        help="PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS: the days of current-postcode hours and"
+        " days kept (default %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="where the scratch folders go (default: temp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folders")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the JSON")
@@ -630,6 +663,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 move_share=args.move_share,
                 views_per_user=args.views_per_user,
                 seed=args.seed,
+                recent_days=args.recent_days,
             )
             workdir = Path(tempfile.mkdtemp(prefix=f"pageview-history-{days}-", dir=args.workdir))
             try:
@@ -639,13 +673,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     progress.console.log(f"kept {workdir}")
                 else:
                     shutil.rmtree(workdir, ignore_errors=True)
-    console.print(render(points))
+    console.print(render(points, args.recent_days))
     parameters = {
         "users": args.users,
         "days": args.days,
         "move_share": args.move_share,
         "views_per_user": args.views_per_user,
         "seed": args.seed,
+        "recent_days": args.recent_days,
         "started_at": started_at,
     }
     path = write_json(points, parameters, args.out)

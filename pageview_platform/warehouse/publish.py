@@ -52,6 +52,7 @@ NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # knows which hours to rewrite.
 RECORD_DELTA_HOURS = "publish/record_delta_hours.sql"
 RECORD_REBUILT_HOURS = "publish/record_rebuilt_hours.sql"
+RECORD_AGED_HOURS = "publish/record_aged_hours.sql"
 
 # Connections to one warehouse file in one process share its attached databases, and the alias.
 _publishing = Lock()
@@ -246,6 +247,11 @@ class BIDatabase(ConfigurableResource):
     def after_rebuild(self) -> tuple[str, ...]:
         """The scripts a writer runs after rebuild_pageview_hours.sql, in its transaction."""
         return () if self.path is None else (RECORD_REBUILT_HOURS,)
+
+    def after_window(self) -> tuple[str, ...]:
+        """The scripts the history step runs after current_postcode_window.sql, in its
+        transaction."""
+        return () if self.path is None else (RECORD_AGED_HOURS,)
 
     def publish(self, con: Connection) -> Publication | None:
         """Publishes what CON's warehouse holds now (None on Snowflake, where nothing is)."""

@@ -35,3 +35,10 @@ SELECT
     count(*) FILTER (f.views IS DISTINCT FROM a.pageviews) AS mismatched_hours
 FROM fact AS f
 FULL JOIN aggregate AS a ON a.pageview_hour = f.pageview_hour
+-- The current-postcode hours start at ops.current_postcode_window's (a load of an older hour
+-- moves its month only).
+WHERE $aggregate = 'at_view' OR NOT EXISTS (
+    SELECT 1
+    FROM ops.current_postcode_window AS w
+    WHERE coalesce(f.pageview_hour, a.pageview_hour) < w.recent_from
+)

@@ -1,7 +1,11 @@
 -- Per day and month of the hours where the window's loads land their views ([$start - 1h,
 -- $end + 1h), as in aggregate_hourly_totals.sql), one aggregate's rollups ($aggregate:
 -- 'at_view' or 'current') against its hourly table: the same deltas must have moved all three.
--- A day's rollup is compared with all 24 of its hours, a month's with all its days.
+-- A day's rollup is compared with all 24 of its hours, a month's with all its days. The
+-- current-postcode hours and days start at ops.current_postcode_window's (at midnight, so a
+-- day is whole or absent) while its months reach back through all history: its months are
+-- compared with the at-view days, which count the same views (this check's at-view run
+-- compares those with their hours).
 --
 -- Grouping costs several times the scan here (about 24M hourly rows a day, 1M daily rows a
 -- day of the month at full volume), so the first day and the first month are each summed
@@ -25,6 +29,10 @@ daily AS (
     SELECT pageview_day, pageviews
     FROM agg.pageviews_by_current_postcode_daily
     WHERE $aggregate = 'current'
+),
+month_days AS (
+    SELECT pageview_day, pageviews
+    FROM agg.pageviews_by_postcode_at_view_daily
 ),
 monthly AS (
     SELECT pageview_month, pageviews
@@ -63,14 +71,14 @@ days_by_month AS (
     SELECT
         CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) AS pageview_month,
         sum(pageviews) AS pageviews
-    FROM daily
+    FROM month_days
     WHERE pageview_day >= CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP)
         AND pageview_day
             < CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 MONTH
     HAVING count(*) > 0
     UNION ALL
     SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP), sum(pageviews)
-    FROM daily
+    FROM month_days
     WHERE pageview_day
             >= CAST(date_trunc('month', $start - INTERVAL 1 HOUR) AS TIMESTAMP) + INTERVAL 1 MONTH
         AND pageview_day < CAST(date_trunc('month', $end) AS TIMESTAMP) + INTERVAL 1 MONTH

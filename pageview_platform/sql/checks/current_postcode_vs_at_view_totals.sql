@@ -20,3 +20,10 @@ SELECT
     count(*) FILTER (c.pageviews IS DISTINCT FROM v.pageviews) AS mismatched_hours
 FROM current_postcode AS c
 FULL JOIN at_view AS v ON v.pageview_hour = c.pageview_hour
+-- The current-postcode hours start at ops.current_postcode_window's (older ones are answered by
+-- month: aggregate_rollup_totals.sql compares those months with the at-view days).
+WHERE NOT EXISTS (
+    SELECT 1
+    FROM ops.current_postcode_window AS w
+    WHERE coalesce(c.pageview_hour, v.pageview_hour) < w.recent_from
+)

@@ -4,6 +4,6 @@
 -- postcode it rewrote.
 SELECT
     (SELECT coalesce(sum(view_count), 0) FROM reattributed_postcodes) AS views_moved_at_view,
-    (SELECT coalesce(sum(pageviews), 0) FROM current_delta WHERE pageviews > 0)
+    (SELECT coalesce(sum(pageviews), 0) FROM current_month_delta WHERE pageviews > 0)
         AS views_moved_current,
     (SELECT count(*) FROM reattributed_users) AS users_recounted

@@ -39,3 +39,13 @@ CREATE TABLE IF NOT EXISTS agg.pageviews_by_current_postcode_monthly (
     postcode VARCHAR NOT NULL,
     pageviews BIGINT NOT NULL
 );
+-- Each user's views per month in the hours before the current-postcode window
+-- (ops.current_postcode_window): when a user moves, the current-postcode monthly answer moves
+-- those views by these few rows a user, and the window's own views from the fact, so the night
+-- reads no history (issue 16). The history step folds in each day the window leaves; the merge
+-- and the rebuild of a replaced load add what they change before the window.
+CREATE TABLE IF NOT EXISTS agg.pageviews_by_user_month (
+    pageview_month TIMESTAMP NOT NULL,
+    user_id BIGINT NOT NULL,
+    pageviews BIGINT NOT NULL
+);

@@ -74,6 +74,14 @@ CREATE TABLE IF NOT EXISTS ops.capture_replacements (
     replaced_at TIMESTAMP NOT NULL,
     run_id VARCHAR NOT NULL
 );
+-- Where the current-postcode hourly and daily answers start (one row; none before the first
+-- users snapshot is built into history, when they hold every hour): the latest snapshot's date
+-- minus PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS. Older hours and days are answered by month only,
+-- so a night's moves never reach back through all history (issue 16). Advanced by the history
+-- step (transform/current_postcode_window.sql), which drops the hours and days it leaves.
+CREATE TABLE IF NOT EXISTS ops.current_postcode_window (
+    recent_from TIMESTAMP NOT NULL
+);
 -- DuckDB: the hours whose answers (postcode_at_view or current_postcode) changed since the BI
 -- database was last published. The steps that move the aggregates add them in their own
 -- transaction; the publish rewrites those periods in a copy of the last file, then clears them

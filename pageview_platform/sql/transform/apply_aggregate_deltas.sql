@@ -1,5 +1,9 @@
 -- Moves both hourly aggregates, and their daily and monthly rollups, by the deltas the merge
--- or the re-attribution staged (at_view_delta, current_delta), in the caller's transaction.
+-- or the re-attribution staged (at_view_delta, current_delta, current_month_delta), in the
+-- caller's transaction. The current-postcode hourly and daily answers start at
+-- ops.current_postcode_window's hour (none: every hour): older hours of current_delta move the
+-- monthly answer only, which the caller staged whole (the re-attribution's reaches back
+-- through every month; its current_delta only through the window).
 --
 -- The rollup deltas are staged as tables before their MERGEs, not grouped inside them: a
 -- stored delta's row count is exact, so the planner builds the join's hash table on the
@@ -13,8 +17,15 @@ WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
     VALUES (d.pageview_hour, d.postcode, d.pageviews);
 
+CREATE OR REPLACE TEMP TABLE current_recent_delta AS
+SELECT d.pageview_hour, d.postcode, d.pageviews
+FROM current_delta AS d
+WHERE NOT EXISTS (
+    SELECT 1 FROM ops.current_postcode_window AS w WHERE d.pageview_hour < w.recent_from
+);
+
 MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
-USING current_delta AS d
+USING current_recent_delta AS d
 ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
@@ -35,13 +46,7 @@ GROUP BY 1, 2;
 CREATE OR REPLACE TEMP TABLE current_daily_delta AS
 SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
     sum(pageviews) AS pageviews
-FROM current_delta
-GROUP BY 1, 2;
-
-CREATE OR REPLACE TEMP TABLE current_monthly_delta AS
-SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
-    sum(pageviews) AS pageviews
-FROM current_delta
+FROM current_recent_delta
 GROUP BY 1, 2;
 
 MERGE INTO agg.pageviews_by_postcode_at_view_daily AS a
@@ -66,7 +71,7 @@ WHEN NOT MATCHED THEN INSERT (pageview_day, postcode, pageviews)
     VALUES (d.pageview_day, d.postcode, d.pageviews);
 
 MERGE INTO agg.pageviews_by_current_postcode_monthly AS a
-USING current_monthly_delta AS d
+USING current_month_delta AS d
 ON a.pageview_month = d.pageview_month AND a.postcode = d.postcode
 WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
 WHEN NOT MATCHED THEN INSERT (pageview_month, postcode, pageviews)

@@ -122,3 +122,29 @@ FROM (
     WHERE NOT c.at_current_version
 ) AS moved
 GROUP BY pageview_hour, postcode;
+
+-- The current-postcode monthly answer moves by every hour's delta, older than the hourly
+-- answer's window or not.
+CREATE OR REPLACE TEMP TABLE current_month_delta AS
+SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP) AS pageview_month, postcode,
+    sum(pageviews) AS pageviews
+FROM current_delta
+GROUP BY 1, 2;
+
+-- Each user's views per month before the current-postcode window (the history step folds each
+-- day in as the window leaves it): late rows and loads of an older hour, in practice none.
+CREATE OR REPLACE TEMP TABLE user_month_delta AS
+SELECT CAST(date_trunc('month', c.pageview_hour) AS TIMESTAMP) AS pageview_month, c.user_id,
+    sum(c.added_views) AS pageviews
+FROM merge_changes AS c
+WHERE EXISTS (
+    SELECT 1 FROM ops.current_postcode_window AS w WHERE c.pageview_hour < w.recent_from
+)
+GROUP BY 1, 2;
+
+MERGE INTO agg.pageviews_by_user_month AS a
+USING user_month_delta AS d
+ON a.pageview_month = d.pageview_month AND a.user_id = d.user_id
+WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
+WHEN NOT MATCHED THEN INSERT (pageview_month, user_id, pageviews)
+    VALUES (d.pageview_month, d.user_id, d.pageviews);

@@ -27,23 +27,41 @@ LEFT JOIN (
     SELECT DISTINCT user_id FROM core.user_postcode_history WHERE valid_from < $start
 ) AS e ON e.user_id = c.user_id;
 
--- The current-postcode aggregate moves whole users: the views of every user whose current
--- postcode changes leave the postcode they are counted under for the new one, hour by hour.
--- One pass over the fact's narrow columns, joined to each mover twice (+1 to the new
--- postcode, -1 to the counted one) and summed once.
+-- The current-postcode answers move whole users: the views of every user whose current
+-- postcode changes leave the postcode they are counted under for the new one (+1 to the new
+-- postcode, -1 to the counted one).
+CREATE OR REPLACE TEMP TABLE current_moves AS
+SELECT user_id, postcode, 1 AS sign
+FROM reattributed_users
+WHERE postcode <> counted_postcode
+UNION ALL
+SELECT user_id, counted_postcode, -1
+FROM reattributed_users
+WHERE postcode <> counted_postcode;
+
+-- Hour by hour, only from $recent_from (ops.current_postcode_window, which the history step
+-- has just moved): the hourly and daily answers start there. One pass over the window's rows of
+-- the fact's narrow columns, however long the history.
 CREATE OR REPLACE TEMP TABLE current_delta AS
 SELECT f.pageview_hour, m.postcode, sum(m.sign * f.view_count) AS pageviews
 FROM core.pageview_fact AS f
-JOIN (
-    SELECT user_id, postcode, 1 AS sign
-    FROM reattributed_users
-    WHERE postcode <> counted_postcode
-    UNION ALL
-    SELECT user_id, counted_postcode, -1
-    FROM reattributed_users
-    WHERE postcode <> counted_postcode
-) AS m ON m.user_id = f.user_id
+JOIN current_moves AS m ON m.user_id = f.user_id
+WHERE f.pageview_hour >= $recent_from
 GROUP BY f.pageview_hour, m.postcode;
+
+-- Month by month, through all history: before the window from each mover's views per month (a
+-- few rows a user), from the window on from the hourly delta just staged.
+CREATE OR REPLACE TEMP TABLE current_month_delta AS
+SELECT pageview_month, postcode, sum(pageviews) AS pageviews
+FROM (
+    SELECT u.pageview_month, m.postcode, m.sign * u.pageviews AS pageviews
+    FROM agg.pageviews_by_user_month AS u
+    JOIN current_moves AS m ON m.user_id = u.user_id
+    UNION ALL
+    SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP), postcode, pageviews
+    FROM current_delta
+) AS moved
+GROUP BY pageview_month, postcode;
 
 -- The views whose postcode at view may change: every view from the window on, and earlier
 -- views of users whose first version is in the window. Two selects, not one with OR, so the

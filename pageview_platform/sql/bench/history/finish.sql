@@ -33,3 +33,19 @@ SELECT CAST(date_trunc('month', pageview_day) AS TIMESTAMP), postcode, sum(pagev
 FROM agg.pageviews_by_current_postcode_daily
 GROUP BY ALL
 ORDER BY 1, 2;
+
+-- Each user's views per month before $recent_from, as the history steps folded them in.
+INSERT INTO agg.pageviews_by_user_month
+SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP), user_id, sum(view_count)
+FROM core.pageview_fact
+WHERE pageview_hour < $recent_from
+GROUP BY ALL
+ORDER BY 1, 2;
+
+-- The current-postcode hours and days start $recent_from (the last night's history step moved
+-- it there and dropped the older ones; the monthly rollup above holds every month).
+INSERT INTO ops.current_postcode_window VALUES ($recent_from);
+
+DELETE FROM agg.pageviews_by_current_postcode_hourly WHERE pageview_hour < $recent_from;
+
+DELETE FROM agg.pageviews_by_current_postcode_daily WHERE pageview_day < $recent_from;
