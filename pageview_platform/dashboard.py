@@ -151,18 +151,35 @@ def read(query: str, **params: object) -> list[tuple[Any, ...]]:
         return connection.execute(query, params).fetchall()
 
 
-def published_at() -> str | None:
-    """The publication's time, when the file records one (its `bi.publication` row)."""
+def _publication() -> dict[str, Any]:
+    """The file's `bi.publication` row by column (empty when it records none)."""
     with published_database() as connection:
         if connection.execute(HAS_PUBLICATION).fetchone() != (1,):
-            return None
+            return {}
         cursor = connection.execute(PUBLICATION)
         row = cursor.fetchone()
         columns = [column[0] for column in cursor.description or ()]
-    if row is None or "published_at" not in columns:
+    return {} if row is None else dict(zip(columns, row, strict=True))
+
+
+def published_at() -> str | None:
+    """The publication's time, when the file records one (its `bi.publication` row)."""
+    value = _publication().get("published_at")
+    if value is None:
         return None
-    value = row[columns.index("published_at")]
     return f"{value:%Y-%m-%d %H:%M:%S} UTC" if isinstance(value, datetime) else str(value)
+
+
+def current_postcode_note(grain: str, period: datetime) -> str | None:
+    """Why the current-postcode answer has no rows for PERIOD, when it is an hour or a day before
+    where the file keeps them (README, "The two questions")."""
+    hours_from = _publication().get("current_postcode_hours_from")
+    if grain == "month" or not isinstance(hours_from, datetime) or period >= hours_from:
+        return None
+    return (
+        f"By current postcode, hours and days are kept from {hours_from:%Y-%m-%d} on;"
+        " choose Month for earlier periods."
+    )
 
 
 def period_label(grain: str, period: datetime) -> str:
@@ -171,8 +188,11 @@ def period_label(grain: str, period: datetime) -> str:
     return period.strftime(formats[grain])
 
 
-def top_table(question: str, rows: Sequence[tuple[str, int]]) -> html.Table:
-    """The top postcodes with their exact numbers (id `top-<question>`, read by the test)."""
+def top_table(
+    question: str, rows: Sequence[tuple[str, int]], note: str | None = None
+) -> html.Table:
+    """The top postcodes with their exact numbers (id `top-<question>`, read by the test), or
+    NOTE when it says why there are none."""
     header = html.Tr(
         [html.Th("#", style=_CELL), html.Th("Postcode", style=_CELL)]
         + [html.Th("Pageviews", style={**_NUMBER, "textAlign": "right"})]
@@ -187,6 +207,8 @@ def top_table(question: str, rows: Sequence[tuple[str, int]]) -> html.Table:
         )
         for rank, (postcode, pageviews) in enumerate(rows, start=1)
     ]
+    if note is not None and not rows:
+        body = [html.Tr(html.Td(note, colSpan=3, style={**_CELL, "color": "#7b8794"}))]
     return html.Table(
         [html.Thead(header), html.Tbody(body)],
         id=f"top-{question}",
@@ -382,10 +404,11 @@ def create_app() -> Dash:
             )
         ]
         heading = f"Top {TOP_N} postcodes, {GRAINS[grain].lower()} {period_label(grain, start)}"
+        notes = {"current_postcode": current_postcode_note(grain, start)}
         return (
             heading,
             *(top_figure(question, rows) for question, rows in tops.items()),
-            *(top_table(question, rows) for question, rows in tops.items()),
+            *(top_table(question, rows, notes.get(question)) for question, rows in tops.items()),
             postcodes,
             chosen if chosen in postcodes else next(iter(postcodes), None),
         )

@@ -90,6 +90,9 @@ def attached(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 AGGREGATE = "agg.pageviews_by_{question}_{grain}"
 PERIOD_COLUMN = {"hour": "pageview_hour", "day": "pageview_day", "month": "pageview_month"}
+# Where the current-postcode hours and days start (ops.current_postcode_window): January's are
+# answered by month only.
+CURRENT_HOURS_FROM = datetime(2024, 2, 1)
 
 
 def publish(path: Path) -> None:
@@ -101,6 +104,8 @@ def publish(path: Path) -> None:
             hourly = hourly_pageviews(question)
             for grain, suffix in GRAIN_TABLES.items():
                 rows = rolled_up(hourly, grain)
+                if question == "current_postcode" and grain != "month":
+                    rows = {key: n for key, n in rows.items() if key[0] >= CURRENT_HOURS_FROM}
                 connection.execute(
                     f"INSERT INTO {AGGREGATE.format(question=question, grain=suffix)}"
                     f" ({PERIOD_COLUMN[grain]}, postcode, pageviews)"
@@ -111,6 +116,9 @@ def publish(path: Path) -> None:
                         list(rows.values()),
                     ],
                 )
+        connection.execute(
+            "INSERT INTO ops.current_postcode_window VALUES (?)", [CURRENT_HOURS_FROM]
+        )
         with freeze_publication_time(datetime(2024, 2, 3, 0, 5)):
             published = publishing.publish(connection, path)
     assert published.how == "new file"
@@ -247,3 +255,41 @@ def test_without_a_published_database_the_page_says_to_run_the_demo(
     message = page.children[1]
     assert message.id == "message"
     assert message.children == f"No published BI database at {missing}: run `make demo` first."
+
+
+def test_before_the_current_postcode_window_the_page_says_to_choose_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bi.duckdb"
+    publish(path)
+    monkeypatch.setenv("PAGEVIEW_BI_DUCKDB_PATH", str(path))
+    with attached(path) as connection:
+        (hours_from,) = connection.execute(
+            "SELECT current_postcode_hours_from FROM bi.publication"
+        ).fetchone()
+    assert hours_from == CURRENT_HOURS_FROM
+    note = dashboard.current_postcode_note("day", datetime(2024, 1, 31))
+    assert note == (
+        "By current postcode, hours and days are kept from 2024-02-01 on;"
+        " choose Month for earlier periods."
+    )
+    assert dashboard.current_postcode_note("hour", datetime(2024, 1, 31, 23)) == note
+    assert dashboard.current_postcode_note("day", CURRENT_HOURS_FROM) is None
+    assert dashboard.current_postcode_note("month", datetime(2024, 1, 1)) is None
+    # The day before the window: no current-postcode rows, so the table says why.
+    assert (
+        dashboard.read(
+            dashboard.TOP_POSTCODES,
+            question="current_postcode",
+            grain="day",
+            period=datetime(2024, 1, 31),
+            top_n=dashboard.TOP_N,
+        )
+        == []
+    )
+    table = dashboard.top_table("current_postcode", [], note)
+    (row,) = table.children[1].children
+    assert row.children.children == note
+    # With rows, the note is not shown.
+    shown_rows = dashboard.top_table("current_postcode", [("T1 1AB", 3)], note).children[1]
+    assert [cell.children for cell in shown_rows.children[0].children] == ["1", "T1 1AB", "3"]
