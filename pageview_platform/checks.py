@@ -8,6 +8,8 @@ which takes their checks along: every check runs right after its asset, in the s
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -31,7 +33,7 @@ from pageview_platform.assets.capture import (
 )
 from pageview_platform.assets.history import USER_POSTCODE_HISTORY
 from pageview_platform.assets.pageviews import AT_VIEW_HOURLY, CURRENT_HOURLY, PAGEVIEW_FACT
-from pageview_platform.assets.partitions import Partitions, one_partition_window, window
+from pageview_platform.assets.partitions import HOUR, Partitions, one_partition_window, window
 from pageview_platform.assets.snapshot_holds import (
     ACCEPT_HELD_TAG,
     SNAPSHOT_NOT_EMPTY,
@@ -52,6 +54,10 @@ HOURLY_TOTALS_MATCH_FACT = "hourly_totals_match_fact"
 HOURLY_TOTALS_MATCH_AT_VIEW = "hourly_totals_match_at_view"
 ROLLUPS_MATCH_HOURLY = "rollups_match_hourly"
 LOAD_IN_ITS_WINDOW = "load_in_its_window"
+RECENT_DAYS_RECONCILED = "recent_days_reconciled"
+# How far back the nightly reconciliation reaches before the snapshot's date: the loads' late
+# rows reach about a day back, into hours their own checks do not sum.
+RECONCILED_DAYS = 2
 
 _USERS_CAPTURED_AND_LANDING = """
 SELECT
@@ -231,7 +237,8 @@ _PAGEVIEW_FACT_CHECKS = (
             name=HOURLY_TOTALS_MATCH_FACT,
             description="Each hour of the loads' window and the hour on either side, where a load"
             " lands nearly all its views: pageviews sum to the fact's view_count. An older hour"
-            " a late row reaches is not summed again (that would read a day of the fact).",
+            " a late row reaches is not summed here (that would read a day of the fact a load):"
+            f" the nightly {RECENT_DAYS_RECONCILED} check sums it.",
             sql="checks/aggregate_hourly_totals.sql",
             violations=("mismatched_hours",),
             params={"aggregate": aggregate},
@@ -260,6 +267,69 @@ _PAGEVIEW_FACT_CHECKS = (
         violations=("mismatched_hours",),
     ),
 )
+
+
+# What the nightly reconciliation compares, over the snapshot's date and the RECONCILED_DAYS
+# before it: the load checks' SQL, over every hour of those days (file, parameters, the columns
+# that count violations).
+_RECONCILIATION: tuple[tuple[str, Mapping[str, object], tuple[str, ...]], ...] = (
+    ("checks/aggregate_hourly_totals.sql", {"aggregate": "at_view"}, ("mismatched_hours",)),
+    ("checks/aggregate_hourly_totals.sql", {"aggregate": "current"}, ("mismatched_hours",)),
+    (
+        "checks/aggregate_rollup_totals.sql",
+        {"aggregate": "at_view"},
+        ("mismatched_days", "mismatched_months"),
+    ),
+    (
+        "checks/aggregate_rollup_totals.sql",
+        {"aggregate": "current"},
+        ("mismatched_days", "mismatched_months"),
+    ),
+    ("checks/current_postcode_vs_at_view_totals.sql", {}, ("mismatched_hours",)),
+)
+
+
+def _recent_days_reconciled(partitions_def: PartitionsDefinition) -> AssetChecksDefinition:
+    """The nightly reconciliation: the aggregates and their rollups against the fact over the
+    snapshot's date and the days before it, late rows and re-attributed views included."""
+
+    @asset_check(
+        asset=USER_POSTCODE_HISTORY,
+        name=RECENT_DAYS_RECONCILED,
+        description=f"Every hour of the snapshot's date and the {RECONCILED_DAYS} days before"
+        " it, with their days and months: both answers' hourly aggregates sum to the fact's"
+        " view_count and to each other, and their rollups to their hours. A load's own checks"
+        " sum its hour and the hour on either side; this one also sums the older hours its late"
+        " rows reached, once a night.",
+        partitions_def=partitions_def,
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        params = window(context)
+        start: datetime = params["start"] - timedelta(days=RECONCILED_DAYS)
+        end: datetime = params["end"]
+        # The SQL reads [$start - 1h, $end + 1h): the loads' windows and their neighbours.
+        days = {"start": start + HOUR, "end": end - HOUR}
+        found: dict[str, object] = {}
+        with warehouse.connection() as con:
+            for sql, extra, violations in _RECONCILIATION:
+                row = _fetch_row(con, read_sql(sql), {**days, **extra})
+                label = Path(sql).stem + "".join(f"[{value}]" for value in extra.values())
+                found.update({f"{label}.{name}": row[name] for name in violations})
+        broken = [f"{name}={count}" for name, count in found.items() if count]
+        return AssetCheckResult(
+            passed=not broken,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                **found,
+                "reconciled_from": start.isoformat(sep=" "),
+                "reconciled_to": end.isoformat(sep=" "),
+            },
+            description=", ".join(broken) or None,
+        )
+
+    return _check
 
 
 def _captured_every_landing_row(
@@ -414,4 +484,5 @@ def build_asset_checks(partitions: Partitions, settings: Settings) -> list[Asset
         _all_zero_in_one_step(
             "pageview_fact_and_aggregates_checks", partitions.hourly, _PAGEVIEW_FACT_CHECKS
         ),
+        _recent_days_reconciled(partitions.daily),
     ]

@@ -160,6 +160,24 @@ CASES = {
         ["DELETE FROM raw.users_extract WHERE snapshot_date = '2024-01-03' AND id = 1"],
         "captured 21 rows, the landing table holds 22",
     ),
+    "nightly: an at-view hour a day before the snapshot": (
+        _key(HISTORY, checks.RECENT_DAYS_RECONCILED),
+        DAY_2,
+        [
+            "UPDATE agg.pageviews_by_postcode_at_view_hourly SET pageviews = pageviews + 1"
+            " WHERE pageview_hour = '2024-01-02 10:00'"
+        ],
+        "aggregate_hourly_totals[at_view].mismatched_hours=1",
+    ),
+    "nightly: a current-postcode day before the snapshot": (
+        _key(HISTORY, checks.RECENT_DAYS_RECONCILED),
+        DAY_2,
+        [
+            "UPDATE agg.pageviews_by_current_postcode_daily SET pageviews = pageviews + 1"
+            " WHERE pageview_day = '2024-01-02'"
+        ],
+        "aggregate_rollup_totals[current].mismatched_days=1",
+    ),
     "users snapshot empty": (
         _key(RAW_USERS, checks.SNAPSHOT_NOT_EMPTY),
         DAY_2,
