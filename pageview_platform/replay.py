@@ -114,8 +114,9 @@ def replay_pageview_loads(
                     read_sql("replay/release_pageviews_quarantine.sql"),
                     {**params, "replayed_at": replayed_at, "run_id": context.run_id},
                 )
-                # Rows admitted now may reach hours no capture of the load touched before; a
-                # later replacement of the load must rebuild those hours too.
+                # Rows admitted now may reach hours no capture of the load logged (captures
+                # before every row's hour was logged); a later replacement of the load must
+                # rebuild those hours too.
                 run_script(con, read_sql("transform/log_pageview_load_hours.sql"), params)
                 added += merge_loads(con, params, bi_database).metrics["added_views"]
             released = released_by_run(
