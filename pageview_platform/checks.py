@@ -289,6 +289,12 @@ _RECONCILIATION: tuple[tuple[str, Mapping[str, object], tuple[str, ...]], ...] =
 )
 
 
+def _result_label(file_name: str, params: Mapping[str, object]) -> str:
+    """How the reconciliation's metadata names one comparison: the file's stem, its parameters
+    (a metadata key, no statement)."""
+    return Path(file_name).stem + "".join(f"[{value}]" for value in params.values())
+
+
 def _recent_days_reconciled(partitions_def: PartitionsDefinition) -> AssetChecksDefinition:
     """The nightly reconciliation: the aggregates and their rollups against the fact over the
     snapshot's date and the days before it, late rows and re-attributed views included."""
@@ -313,9 +319,9 @@ def _recent_days_reconciled(partitions_def: PartitionsDefinition) -> AssetChecks
         days = {"start": start + HOUR, "end": end - HOUR}
         found: dict[str, object] = {}
         with warehouse.connection() as con:
-            for sql, extra, violations in _RECONCILIATION:
-                row = _fetch_row(con, read_sql(sql), {**days, **extra})
-                label = Path(sql).stem + "".join(f"[{value}]" for value in extra.values())
+            for script, extra, violations in _RECONCILIATION:
+                row = _fetch_row(con, read_sql(script), {**days, **extra})
+                label = _result_label(script, extra)
                 found.update({f"{label}.{name}": row[name] for name in violations})
         broken = [f"{name}={count}" for name, count in found.items() if count]
         return AssetCheckResult(
