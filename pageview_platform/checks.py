@@ -272,7 +272,7 @@ _PAGEVIEW_FACT_CHECKS = (
 # What the nightly reconciliation compares, over the snapshot's date and the RECONCILED_DAYS
 # before it: the load checks' SQL, over every hour of those days (file, parameters, the columns
 # that count violations).
-_RECONCILIATION: tuple[tuple[str, Mapping[str, object], tuple[str, ...]], ...] = (
+RECONCILIATION: tuple[tuple[str, Mapping[str, object], tuple[str, ...]], ...] = (
     ("checks/aggregate_hourly_totals.sql", {"aggregate": "at_view"}, ("mismatched_hours",)),
     ("checks/aggregate_hourly_totals.sql", {"aggregate": "current"}, ("mismatched_hours",)),
     (
@@ -319,7 +319,7 @@ def _recent_days_reconciled(partitions_def: PartitionsDefinition) -> AssetChecks
         days = {"start": start + HOUR, "end": end - HOUR}
         found: dict[str, object] = {}
         with warehouse.connection() as con:
-            for script, extra, violations in _RECONCILIATION:
+            for script, extra, violations in RECONCILIATION:
                 row = _fetch_row(con, read_sql(script), {**days, **extra})
                 label = _result_label(script, extra)
                 found.update({f"{label}.{name}": row[name] for name in violations})

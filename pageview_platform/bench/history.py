@@ -52,6 +52,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from pageview_platform.checks import RECONCILIATION
 from pageview_platform.settings import REPO_ROOT, Settings, get_settings
 from pageview_platform.warehouse.duckdb import connect
 from pageview_platform.warehouse.publish import publish
@@ -92,20 +93,9 @@ STEP_METADATA = ("views_moved_current", "views_moved_at_view", "users_recounted"
 FULL_VERIFICATION_ROWS = 5_000_000
 # The platform's own check SQL, run over the verified windows: (file, parameters, the columns
 # that count violations). Every pageview of the synthesized history has a known user.
-REPO_CHECKS: tuple[tuple[str, Mapping[str, str], tuple[str, ...]], ...] = (
-    ("checks/aggregate_hourly_totals.sql", {"aggregate": "at_view"}, ("mismatched_hours",)),
-    ("checks/aggregate_hourly_totals.sql", {"aggregate": "current"}, ("mismatched_hours",)),
-    (
-        "checks/aggregate_rollup_totals.sql",
-        {"aggregate": "at_view"},
-        ("mismatched_days", "mismatched_months"),
-    ),
-    (
-        "checks/aggregate_rollup_totals.sql",
-        {"aggregate": "current"},
-        ("mismatched_days", "mismatched_months"),
-    ),
-    ("checks/current_postcode_vs_at_view_totals.sql", {}, ("mismatched_hours",)),
+REPO_CHECKS: tuple[tuple[str, Mapping[str, object], tuple[str, ...]], ...] = (
+    # The totals the nightly reconciliation compares (aggregates, rollups, both answers).
+    *RECONCILIATION,
     (
         "checks/pageview_fact_identity.sql",
         {},
