@@ -152,10 +152,17 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
         unchanged = publish(con, target)
         assert (unchanged.how, unchanged.rows_written) == ("unchanged", 0)
         assert target.read_bytes() == before
-        # An hour recorded as changed (as a writer records it), and a publish that fails.
+        # An hour and a cell recorded as changed (as writers record them), and a publish that
+        # fails.
         con.execute(
             "INSERT INTO ops.bi_unpublished_hours SELECT 'current_postcode', max(pageview_hour)"
-            " FROM agg.pageviews_by_current_postcode_hourly"
+            " FROM agg.pageviews_by_current_postcode_hourly;"
+            "INSERT INTO ops.bi_unpublished_cells SELECT 'postcode_at_view', 'hourly',"
+            " pageview_hour, postcode FROM agg.pageviews_by_postcode_at_view_hourly LIMIT 1"
+        )
+        pending = (
+            "SELECT (SELECT count(*) FROM ops.bi_unpublished_hours),"
+            " (SELECT count(*) FROM ops.bi_unpublished_cells)"
         )
         with (
             mock.patch.object(publishing, "_comments", side_effect=RuntimeError("disk full")),
@@ -164,10 +171,12 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
             publish(con, target)
         assert target.read_bytes() == before
         assert sorted(f.name for f in target.parent.iterdir() if ".tmp" in f.name) == []
-        # The failed publish let go of what it attached, and the hour is still to publish.
+        # The failed publish let go of what it attached, and both are still to publish.
+        assert con.execute(pending).fetchone() == (1, 1)
         with mock.patch.object(publishing, "REWRITE_SHARE", math.inf):
             again = publish(con, target)
         assert again.how == "patch" and again.rows_written > 0
+        assert con.execute(pending).fetchone() == (0, 0)
     assert published(target) == scenario.platform.views()
 
 
@@ -299,3 +308,162 @@ def test_readers_holding_the_file_never_delay_an_ingest_nor_see_half_of_one(
         assert all(row in (states[:1] if mode == "held" else states) for row in seen), mode
         assert reconnected["row"] == states[-1], mode
     assert published(target) == oracle.expected_views(scenario.events)
+
+
+# A count no publish writes: planted in the published file, it stays where a patch leaves the
+# row alone and goes back to the views' count where a patch rewrites the row.
+SENTINEL = 999
+
+
+def _plant(path: Path, rows: list[tuple[str, datetime, str]]) -> None:
+    """Sets the published file's rows named (table, period_start, postcode) to SENTINEL."""
+    with duckdb.connect(str(path)) as con:
+        for table, period, postcode in rows:
+            (updated,) = con.execute(
+                f"UPDATE bi.{table} SET pageviews = $count"
+                " WHERE period_start = $period AND postcode = $postcode",
+                {"count": SENTINEL, "period": period, "postcode": postcode},
+            ).fetchone()
+            assert updated == 1, (table, period, postcode)
+
+
+def _with_sentinels(
+    views: dict[str, set[tuple[datetime, str, int]]], rows: list[tuple[str, datetime, str]]
+) -> dict[str, set[tuple[datetime, str, int]]]:
+    """VIEWS with the rows named (table, period_start, postcode) holding SENTINEL instead."""
+    planted = {name: set(held) for name, held in views.items()}
+    for table, period, postcode in rows:
+        held = planted[f"bi.{table}"]
+        (row,) = [row for row in held if row[:2] == (period, postcode)]
+        held.remove(row)
+        held.add((period, postcode, SENTINEL))
+    return planted
+
+
+@contextlib.contextmanager
+def _recorded_publishes() -> Iterator[list[publishing.Publication]]:
+    """Every Publication the runs inside the block return, in order."""
+    publications: list[publishing.Publication] = []
+    real = publishing.publish
+
+    def recording(con: duckdb.DuckDBPyConnection, target: Path) -> publishing.Publication:
+        publications.append(real(con, target))
+        return publications[-1]
+
+    with mock.patch.object(publishing, "publish", recording):
+        yield publications
+
+
+def test_a_patch_rewrites_the_changed_cells_and_no_other_row_of_their_periods(
+    tmp_path: Path,
+) -> None:
+    january, february = datetime(2024, 1, 1), datetime(2024, 2, 1)
+    with (
+        platform_at(tmp_path) as p,
+        mock.patch.object(publishing, "REWRITE_SHARE", math.inf),
+    ):
+        shared = Scenario(p, get_settings().bi_duckdb_path)
+        target = shared.bi_database
+        # Six users in six postcodes: a change to one or two of them is a few cells of each
+        # period (a period with as many changed cells as half its rows is rewritten whole).
+        users = [
+            (1, "SW1A 1AA"),
+            (2, "EC1A 1BB"),
+            (3, "W1A 0AA"),
+            (4, "E1 6AN"),
+            (5, "M1 1AE"),
+            (6, "B1 1BB"),
+        ]
+        shared.ingest(("users", t(31, 0).date(), users))
+        shared.ingest(("pageviews", t(31, 22), [(n, f"/{n}", t(31, 22, n)) for n, _ in users]))
+        shared.ingest(("pageviews", t(31, 23), [(2, "/b", t(31, 23, 6))]))
+        # User 2's rows in hour 22, its day and its month, in both answers: a late row of user
+        # 1's in hour 22 changes none of them, and a rewrite of the whole hour would.
+        untouched = [
+            (f"pageviews_by_{answer}_{grain}", period, "EC1A 1BB")
+            for answer in ("postcode_at_view", "current_postcode")
+            for grain, period in (("hourly", t(31, 22)), ("daily", t(31, 0)), ("monthly", january))
+        ]
+        _plant(target, untouched)
+
+        # The first load of February (user 3), carrying a late row of user 1's in hour 22 of
+        # January 31: its own hour is recorded whole (every row of it is new), with its day and
+        # month; the late row as cells.
+        with _recorded_publishes() as publications:
+            shared.ingest(
+                (
+                    "pageviews",
+                    february,
+                    [(1, "/late", t(31, 22, 50)), (3, "/c", datetime(2024, 2, 1, 0, 1))],
+                )
+            )
+        (late,) = publications
+        # Per answer: SW1A 1AA in hour 22, its day and its month; W1A 0AA in February's.
+        assert (late.how, late.rows_written) == ("patch", 12)
+        assert published(target) == _with_sentinels(p.views(), untouched)
+        assert p.views() == oracle.expected_views(shared.events)
+
+        # A snapshot moving user 3: W1A 0AA's current-postcode rows go to 0 views and leave the
+        # file (the views hide them), N1 9GU's arrive; nothing of user 2's is rewritten.
+        with _recorded_publishes() as publications:
+            shared.ingest(("users", february.date(), [*users[:2], (3, "N1 9GU"), *users[3:]]))
+        (moved,) = publications
+        assert moved.how == "patch"
+        assert published(target) == _with_sentinels(p.views(), untouched)
+        assert p.views() == oracle.expected_views(shared.events)
+        assert not any(
+            postcode == "W1A 0AA"
+            for name, rows in published(target).items()
+            if "current_postcode" in name
+            for _, postcode, _ in rows
+        )
+
+        with duckdb.connect(str(p.warehouse)) as con:
+            # A current-postcode month's cell (a re-attribution's before the window) rewrites
+            # the month's row alone, not the postcode's rows of the month's hours and days (nor
+            # the month's first hour and day, by which months used to be recorded).
+            hour_and_day = [
+                ("pageviews_by_current_postcode_hourly", t(31, 22), "SW1A 1AA"),
+                ("pageviews_by_current_postcode_daily", t(31, 0), "SW1A 1AA"),
+            ]
+            month_row = ("pageviews_by_current_postcode_monthly", january, "SW1A 1AA")
+            _plant(target, [*hour_and_day, month_row])
+            con.execute(
+                "INSERT INTO ops.bi_unpublished_cells"
+                " VALUES ('current_postcode', 'monthly', $month, 'SW1A 1AA')",
+                {"month": january},
+            )
+            month = publish(con, target)
+            assert (month.how, month.rows_written) == ("patch", 1)
+            assert published(target) == _with_sentinels(_views(con), [*untouched, *hour_and_day])
+
+            # A whole hour (as a rebuilt load records it) rewrites every row of the hour, its
+            # day and its month: the sentinels are gone, so they could not pass unseen.
+            con.execute(
+                "INSERT INTO ops.bi_unpublished_hours"
+                " VALUES ('postcode_at_view', $hour), ('current_postcode', $hour)",
+                {"hour": t(31, 22)},
+            )
+            assert publish(con, target).how == "patch"
+            assert published(target) == _views(con) == oracle.expected_views(shared.events)
+
+
+def test_the_share_of_rows_the_changes_name_decides_between_a_patch_and_a_new_file(
+    tmp_path: Path,
+) -> None:
+    with platform_at(tmp_path) as p:
+        shared = Scenario(p, get_settings().bi_duckdb_path)
+        users = [(n, f"AB{n} 1CD") for n in range(1, 7)]
+        shared.ingest(("users", t(1, 0).date(), users))
+        for hour in (8, 9, 10, 11):
+            shared.ingest(("pageviews", t(1, hour), [(n, "/a", t(1, hour, n)) for n, _ in users]))
+        with _recorded_publishes() as publications:
+            # A load of one user's view in its own hour (1 hour of 5, recorded whole) and a late
+            # row (a cell, naming 3 of the 72 rows in each answer): a patch.
+            shared.ingest(
+                ("pageviews", t(1, 12), [(1, "/late", t(1, 10, 50)), (2, "/b", t(1, 12, 1))])
+            )
+            # A snapshot moving every user moves every current-postcode row: a new file.
+            shared.ingest(("users", t(2, 0).date(), [(n, f"CD{n} 1AB") for n, _ in users]))
+        assert [publication.how for publication in publications] == ["patch", "new file"]
+        assert published(shared.bi_database) == oracle.expected_views(shared.events)

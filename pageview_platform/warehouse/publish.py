@@ -6,14 +6,18 @@ a reader holding the old file goes on reading it (its inode) and a new connectio
 one, so no reader ever locks a run out, no run ever fails a reader, and nobody sees half a run.
 
 The new file is usually a patch: a copy of the last one (a kernel-side copy, at disk speed) in
-which only the periods whose answers changed are rewritten. The steps that move the aggregates
-record the hours they changed in the warehouse, in their own transaction
-(`ops.bi_unpublished_hours`, through RECORD_DELTA_HOURS and RECORD_REBUILT_HOURS); a publish
-rewrites those hours, their days and their months, then clears them. So its cost follows what
-changed, not the history. The file carries a generation the warehouse also records: a file at
-the path that is not the last one published (deleted, restored, a failed publish's) is written
-new, as it is when most hours changed (a snapshot that moved many users' views), which also
-compacts it.
+which only the rows whose answers changed are rewritten. The steps that move the aggregates
+record what they changed in the warehouse, in their own transaction. Whole hours go to
+`ops.bi_unpublished_hours`: a replaced load's rebuilt hours (RECORD_REBUILT_HOURS), those the
+current-postcode window leaves (RECORD_AGED_HOURS), and an hour in which a merge's or a
+re-attribution's delta moved at least half the rows (a load's own hour). The other cells of
+those deltas, a period and a postcode of one answer, go to `ops.bi_unpublished_cells`
+(RECORD_DELTA_CELLS): a late row is one cell, not its hour. A publish rewrites the hours with
+their days and months, and the cells (an hour's with its day's and month's, for its postcode),
+then clears both. So its cost follows what changed, not the history. The file carries a
+generation the warehouse also records: a file at the path that is not the last one published
+(deleted, restored, a failed publish's) is written new, as it is when most of it changed (a
+snapshot that moved many users' views), which also compacts it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from pageview_platform.warehouse.session import Connection, execute, run_script
-from pageview_platform.warehouse.sql import identifier, read_sql
+from pageview_platform.warehouse.sql import identifier, read_sql, split_statements
 
 BI_VIEWS = tuple(
     f"pageviews_by_{question}_{grain}"
@@ -43,14 +47,15 @@ BI_VIEWS = tuple(
 STORAGE_VERSION = "v1.0.0"
 # The name the run's connection attaches the new file under (bi_database.sql writes into it).
 ALIAS = "published"
-# Above this share of the hours changed, a new file costs less than a patch of a copy (and leaves
-# no deleted rows' space behind).
+# Above this share changed (the hours changed whole, of those with views, plus the rows the
+# changed cells name, of those the last file holds: patch_size.sql), a new file costs less than
+# a patch of a copy (and leaves no deleted rows' space behind).
 REWRITE_SHARE = 0.5
 # How a publish went (Publication.how).
 NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
-# knows which hours to rewrite.
-RECORD_DELTA_HOURS = "publish/record_delta_hours.sql"
+# knows which cells and hours to rewrite.
+RECORD_DELTA_CELLS = "publish/record_delta_cells.sql"
 RECORD_REBUILT_HOURS = "publish/record_rebuilt_hours.sql"
 RECORD_AGED_HOURS = "publish/record_aged_hours.sql"
 
@@ -62,7 +67,7 @@ _publishing = Lock()
 class Publication:
     """What a publish wrote: the file, each table's rows, its size, how long it took, how (a new
     file, a patch of a copy of the last one, or nothing when nothing changed since it) and the
-    rows it wrote (all, the changed periods', or none)."""
+    rows it wrote (all, those of the changed periods and cells, or none)."""
 
     path: Path
     rows: dict[str, int]
@@ -100,7 +105,8 @@ def publish(con: Connection, target: Path) -> Publication:
         try:
             _remove(staged)
             run_script(con, read_sql("publish/changed_periods.sql"), {})
-            patched = _patch(con, target, staged, generation)
+            written = _patch(con, target, staged, generation)
+            patched = written is not None
             if not patched:
                 _remove(staged)
                 _attach(con, staged)
@@ -114,7 +120,7 @@ def publish(con: Connection, target: Path) -> Publication:
                 )
                 for statement in _comments(con):
                     con.execute(statement)
-                counted = _count_rows(con)
+                rows = _count_rows(con)
             finally:
                 con.execute(f"DETACH {ALIAS}")
             os.replace(staged, target)
@@ -126,20 +132,20 @@ def publish(con: Connection, target: Path) -> Publication:
         finally:
             _remove(staged)
             con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
-    rows = {name: int(total) for name, total, _ in counted}
+            con.execute("DROP TABLE IF EXISTS temp.bi_view_cells")
     return Publication(
         target,
         rows,
         target.stat().st_size,
         perf_counter() - started,
         PATCH if patched else NEW_FILE,
-        sum(int(changed) for *_, changed in counted) if patched else sum(rows.values()),
+        written if patched else sum(rows.values()),
     )
 
 
 def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int] | None:
-    """Each table's rows in TARGET when it is the file the warehouse last published (and so, no
-    hour having changed since, up to date); else None."""
+    """Each table's rows in TARGET when it is the file the warehouse last published (and so,
+    nothing having changed since, up to date); else None."""
     if not generation or not target.exists():
         return None
     try:
@@ -150,14 +156,11 @@ def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int]
         (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
         if held != generation:
             return None
-        run_script(con, read_sql("publish/changed_periods.sql"), {})
-        counted = _count_rows(con)
-        return {name: int(total) for name, total, _ in counted}
+        return _count_rows(con)
     except duckdb.Error:  # not a file this publisher wrote
         return None
     finally:
         con.execute(f"DETACH {ALIAS}")
-        con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
 
 
 def _attach(con: Connection, staged: Path) -> None:
@@ -167,48 +170,88 @@ def _attach(con: Connection, staged: Path) -> None:
     )
 
 
-def _patch(con: Connection, target: Path, staged: Path, generation: int) -> bool:
-    """Copies TARGET to STAGED and rewrites there the periods changed since the last publish;
-    returns whether it did. It does not, and leaves nothing attached, when TARGET is not the
-    file the warehouse last published (none, not DuckDB, another generation) or when most
-    hours changed."""
+def _patch(con: Connection, target: Path, staged: Path, generation: int) -> int | None:
+    """Copies TARGET to STAGED and rewrites there the periods and cells changed since the last
+    publish; returns the rows it wrote, or None when it did not patch. It does not, and leaves
+    nothing attached, when TARGET is not the file the warehouse last published (none, not
+    DuckDB, another generation) or when most of it changed."""
     if not generation or not target.exists():
-        return False
+        return None
     shutil.copyfile(target, staged)
     try:
         _attach(con, staged)
     except duckdb.Error:  # not a DuckDB file we can open: write a new one
         _remove(staged)
-        return False
+        return None
     try:
         try:
             (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
         except duckdb.Error:  # no publication table, or one without a generation
             held = None
-        changed, hours = execute(con, read_sql("publish/patch_size.sql"), {}).fetchone()
-        if held == generation and changed <= REWRITE_SHARE * max(hours, 1):
-            _patch_tables(con)
-            return True
+        if held == generation and _changed_share(con) <= REWRITE_SHARE:
+            return _patch_tables(con)
     except Exception:
         con.execute(f"DETACH {ALIAS}")
         raise
     con.execute(f"DETACH {ALIAS}")
-    return False
+    return None
 
 
-def _patch_tables(con: Connection) -> None:
-    """Rewrites each published table's changed periods from the warehouse's views."""
+def _changed_share(con: Connection) -> float:
+    """How much of the attached last file a patch would rewrite: the share of the hours with
+    views changed whole, plus the share of its rows the changed cells name (patch_size.sql)."""
+    hours, hours_held, cell_rows, rows_held = execute(
+        con, read_sql("publish/patch_size.sql"), {}
+    ).fetchone()
+    return hours / max(hours_held, 1) + cell_rows / max(rows_held, 1)
+
+
+def _patch_tables(con: Connection) -> int:
+    """Rewrites each published table's changed periods, then its changed cells, from the
+    warehouse's views; returns the rows it wrote."""
+    written = 0
     for view in BI_VIEWS:
-        script = read_sql("publish/patch_table.sql").format(table=identifier(view))
-        run_script(con, script, {"view": view})
+        table = identifier(view)
+        answer, grain = view.removeprefix("pageviews_by_").rsplit("_", 1)
+        params = {"view": view, "answer": answer, "grain": grain}
+        first, last = execute(con, read_sql("publish/cell_periods.sql"), params).fetchone()
+        if first is not None:
+            first, last = _last_row(
+                con,
+                read_sql("publish/view_cells.sql").format(table=table),
+                {**params, "first": first, "last": last},
+            )
+        script = read_sql("publish/patch_periods.sql").format(table=table)
+        written += _inserted(con, script, {"view": view})
+        if first is not None:
+            script = read_sql("publish/patch_cells.sql").format(table=table)
+            written += _inserted(con, script, {"first": first, "last": last})
+    return written
 
 
-def _count_rows(con: Connection) -> list[tuple[str, int, int]]:
-    """Each published table's rows, and how many of them this publish wrote (changed periods)."""
-    counted = []
+def _last_row(con: Connection, script: str, params: dict[str, object]) -> tuple:
+    """Runs SCRIPT with the parameters each statement uses; returns its last statement's row."""
+    for statement in split_statements(script):
+        row = execute(con, statement, params).fetchone()
+    return row
+
+
+def _inserted(con: Connection, script: str, params: dict[str, object]) -> int:
+    """Runs SCRIPT; returns the rows its INSERT statements wrote (DuckDB returns the count)."""
+    written = 0
+    for statement in split_statements(script):
+        (count,) = execute(con, statement, params).fetchone()
+        if statement.upper().startswith("INSERT"):
+            written += int(count)
+    return written
+
+
+def _count_rows(con: Connection) -> dict[str, int]:
+    """Each published table's rows."""
+    counted = {}
     for view in BI_VIEWS:
         script = read_sql("publish/table_rows.sql").format(table=identifier(view))
-        counted.append((view, *execute(con, script, {"view": view}).fetchone()))
+        (counted[view],) = execute(con, script, {}).fetchone()
     return counted
 
 
@@ -242,7 +285,7 @@ class BIDatabase(ConfigurableResource):
 
     def after_deltas(self) -> tuple[str, ...]:
         """The scripts a writer runs after apply_aggregate_deltas.sql, in its transaction."""
-        return () if self.path is None else (RECORD_DELTA_HOURS,)
+        return () if self.path is None else (RECORD_DELTA_CELLS,)
 
     def after_rebuild(self) -> tuple[str, ...]:
         """The scripts a writer runs after rebuild_pageview_hours.sql, in its transaction."""

@@ -3,6 +3,7 @@
 -- recorded since the publish read them.
 BEGIN TRANSACTION;
 DELETE FROM ops.bi_unpublished_hours;
+DELETE FROM ops.bi_unpublished_cells;
 DELETE FROM ops.bi_publication;
 INSERT INTO ops.bi_publication VALUES ($generation, $published_at);
 COMMIT;

@@ -90,6 +90,20 @@ CREATE TABLE IF NOT EXISTS ops.bi_unpublished_hours (
     answer VARCHAR NOT NULL,
     pageview_hour TIMESTAMP NOT NULL
 );
+-- DuckDB: the cells (a period and a postcode of one answer) whose answers changed since the BI
+-- database was last published, where the writer knows them: the merge's and the
+-- re-attribution's deltas (publish/record_delta_cells.sql, in their transaction). An 'hourly'
+-- cell is an hour's, and names that hour's, day's and month's rows for its postcode; a
+-- 'monthly' cell a month's row alone (the current-postcode months before its window of hours
+-- and days). The publish rewrites those rows in a copy of the last file, then clears them.
+-- Whole hours stay in ops.bi_unpublished_hours: a rebuilt load's, those the window leaves, and
+-- an hour in which a delta moved at least half the rows (a load's own hour).
+CREATE TABLE IF NOT EXISTS ops.bi_unpublished_cells (
+    answer VARCHAR NOT NULL,
+    grain VARCHAR NOT NULL,
+    period_start TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL
+);
 -- DuckDB: the generation of the BI database file last published (one row). A file at the path
 -- holding another generation (older, restored, written from another warehouse) is written new.
 CREATE TABLE IF NOT EXISTS ops.bi_publication (

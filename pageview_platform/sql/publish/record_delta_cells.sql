@@ -1,0 +1,66 @@
+-- DuckDB: what the deltas apply_aggregate_deltas.sql just applied changed, per answer, for the
+-- next publish of the BI database; in the writer's transaction. The current-postcode hours are
+-- those its hourly answer holds (current_recent_delta, which apply_aggregate_deltas.sql staged
+-- from current_delta). A zero delta changed nothing.
+
+-- The hours each delta moved, with how many of their rows: an hour in which it moved at least
+-- half the rows the aggregate now holds for it (a load's own hour, where nearly every postcode
+-- has views) is recorded whole, as a rebuilt hour is: the publish reads it whole, with its day
+-- and month, for less than its cells would cost to record and to look up one by one.
+CREATE OR REPLACE TEMP TABLE bi_delta_hours AS
+WITH moved AS (
+    SELECT 'postcode_at_view' AS answer, pageview_hour, count(*) AS cells
+    FROM at_view_delta
+    WHERE pageviews <> 0
+    GROUP BY pageview_hour
+    UNION ALL
+    SELECT 'current_postcode', pageview_hour, count(*)
+    FROM current_recent_delta
+    WHERE pageviews <> 0
+    GROUP BY pageview_hour
+),
+held AS (
+    SELECT 'postcode_at_view' AS answer, pageview_hour, count(*) AS held
+    FROM agg.pageviews_by_postcode_at_view_hourly
+    WHERE pageview_hour IN (SELECT pageview_hour FROM moved WHERE answer = 'postcode_at_view')
+    GROUP BY pageview_hour
+    UNION ALL
+    SELECT 'current_postcode', pageview_hour, count(*)
+    FROM agg.pageviews_by_current_postcode_hourly
+    WHERE pageview_hour IN (SELECT pageview_hour FROM moved WHERE answer = 'current_postcode')
+    GROUP BY pageview_hour
+)
+SELECT m.answer, m.pageview_hour, 2 * m.cells >= coalesce(h.held, 0) AS whole
+FROM moved AS m
+LEFT JOIN held AS h ON h.answer = m.answer AND h.pageview_hour = m.pageview_hour;
+
+INSERT INTO ops.bi_unpublished_hours (answer, pageview_hour)
+SELECT answer, pageview_hour FROM bi_delta_hours WHERE whole;
+
+-- The other hours' cells: a period and a postcode of one answer (an hour's cell names its hour,
+-- day and month for the postcode). The current-postcode months are recorded as months alone,
+-- but for those a whole hour rewrites: a re-attribution and a late row before the window move
+-- months whose hours and days the answer does not hold.
+INSERT INTO ops.bi_unpublished_cells (answer, grain, period_start, postcode)
+SELECT 'postcode_at_view', 'hourly', pageview_hour, postcode
+FROM at_view_delta
+WHERE pageviews <> 0
+    AND pageview_hour IN (
+        SELECT pageview_hour FROM bi_delta_hours WHERE answer = 'postcode_at_view' AND NOT whole
+    )
+UNION ALL
+SELECT 'current_postcode', 'hourly', pageview_hour, postcode
+FROM current_recent_delta
+WHERE pageviews <> 0
+    AND pageview_hour IN (
+        SELECT pageview_hour FROM bi_delta_hours WHERE answer = 'current_postcode' AND NOT whole
+    )
+UNION ALL
+SELECT 'current_postcode', 'monthly', pageview_month, postcode
+FROM current_month_delta
+WHERE pageviews <> 0
+    AND pageview_month NOT IN (
+        SELECT CAST(date_trunc('month', pageview_hour) AS TIMESTAMP)
+        FROM bi_delta_hours
+        WHERE answer = 'current_postcode' AND whole
+    );

@@ -1,0 +1,57 @@
+-- The cells of one published table ({table}: the $grain answer by $answer) that changed since
+-- the last publish: an hour's cell (ops.bi_unpublished_cells) names its hour, day and month for
+-- its postcode, a month's cell its month alone. $first and $last are their first and last
+-- period.
+
+-- A period in which the cells are at least half the rows the file holds (a period it does not
+-- hold yet, the day and month of a snapshot's many movers) is rewritten whole, like the periods
+-- changed_periods.sql lists: reading it whole costs less than looking its cells up.
+INSERT INTO temp.bi_changed_periods (view_name, period_start)
+WITH cells AS (
+    SELECT
+        CAST(
+            date_trunc(
+                CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
+                period_start
+            ) AS TIMESTAMP
+        ) AS period_start,
+        count(DISTINCT postcode) AS cells
+    FROM ops.bi_unpublished_cells
+    WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly')
+    GROUP BY 1
+),
+held AS (
+    SELECT period_start, count(*) AS held
+    FROM published.{table}
+    WHERE period_start BETWEEN $first AND $last
+    GROUP BY period_start
+)
+SELECT $view, c.period_start
+FROM cells AS c
+LEFT JOIN held AS h ON h.period_start = c.period_start
+WHERE 2 * c.cells >= coalesce(h.held, 0)
+    AND c.period_start NOT IN (
+        SELECT period_start FROM temp.bi_changed_periods WHERE view_name = $view
+    );
+
+-- The other periods' cells, each once, and their first and last period, which bound the
+-- patch's scans (patch_cells.sql).
+CREATE OR REPLACE TEMP TABLE bi_view_cells AS
+SELECT DISTINCT period_start, postcode
+FROM (
+    SELECT
+        CAST(
+            date_trunc(
+                CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
+                period_start
+            ) AS TIMESTAMP
+        ) AS period_start,
+        postcode
+    FROM ops.bi_unpublished_cells
+    WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly')
+) AS cells
+WHERE period_start NOT IN (
+    SELECT period_start FROM temp.bi_changed_periods WHERE view_name = $view
+);
+
+SELECT min(period_start), max(period_start) FROM temp.bi_view_cells;
