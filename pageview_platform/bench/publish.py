@@ -71,8 +71,15 @@ def _row(label: str, publication: Publication) -> str:
     kind = publication.how
     return (
         f"| {label} | {kind} | {publication.rows_written:,} | {sum(publication.rows.values()):,}"
-        f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s |"
+        f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s"
+        f" | {_phases(publication)} |"
     )
+
+
+def _phases(publication: Publication) -> str:
+    """Where the publish's seconds went, its longest phases first."""
+    phases = sorted(publication.phases.items(), key=lambda item: -item[1])
+    return ", ".join(f"{name} {seconds:.2f}" for name, seconds in phases)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         target = workdir / "bi.duckdb"
         rows = [
-            "| publish | how | rows written | rows published | file | seconds |",
-            "|---|---|---:|---:|---:|---:|",
+            "| publish | how | rows written | rows published | file | seconds | phases (s) |",
+            "|---|---|---:|---:|---:|---:|---|",
         ]
         rows.append(_row("first", publish(con, target)))
         rows.append(_row("nothing changed", publish(con, target)))

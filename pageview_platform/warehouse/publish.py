@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from threading import Lock
@@ -75,6 +77,24 @@ class Publication:
     seconds: float
     how: str
     rows_written: int
+    # Where the seconds went: the copy of the last file, the changed periods and cells
+    # rewritten in it (or the new file written), the checkpoint as it is detached, and so on.
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+class Phases:
+    """The seconds a publish spends in each of its phases, summed by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def time(self, name: str) -> Iterator[None]:
+        started = perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + perf_counter() - started
 
 
 def staged_path(target: Path) -> Path:
@@ -92,6 +112,7 @@ def publish(con: Connection, target: Path) -> Publication:
     in the order of those states.
     """
     started = perf_counter()
+    phases = Phases()
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = staged_path(target)
     with _publishing:
@@ -105,30 +126,34 @@ def publish(con: Connection, target: Path) -> Publication:
         try:
             _remove(staged)
             run_script(con, read_sql("publish/changed_periods.sql"), {})
-            written = _patch(con, target, staged, generation)
+            written = _patch(con, target, staged, generation, phases)
             patched = written is not None
             if not patched:
-                _remove(staged)
-                _attach(con, staged)
-                run_script(con, read_sql("publish/bi_database.sql"), {})
+                with phases.time("new_file"):
+                    _remove(staged)
+                    _attach(con, staged)
+                    run_script(con, read_sql("publish/bi_database.sql"), {})
             published_at = datetime.now(UTC).replace(tzinfo=None)
             try:
+                with phases.time("comments_and_counts"):
+                    run_script(
+                        con,
+                        read_sql("publish/publication.sql"),
+                        {"published_at": published_at, "generation": generation + 1},
+                    )
+                    for statement in _comments(con):
+                        con.execute(statement)
+                    rows = _count_rows(con)
+            finally:
+                with phases.time("checkpoint"):  # DETACH checkpoints the file
+                    con.execute(f"DETACH {ALIAS}")
+            with phases.time("rename"):
+                os.replace(staged, target)
                 run_script(
                     con,
-                    read_sql("publish/publication.sql"),
+                    read_sql("publish/published.sql"),
                     {"published_at": published_at, "generation": generation + 1},
                 )
-                for statement in _comments(con):
-                    con.execute(statement)
-                rows = _count_rows(con)
-            finally:
-                con.execute(f"DETACH {ALIAS}")
-            os.replace(staged, target)
-            run_script(
-                con,
-                read_sql("publish/published.sql"),
-                {"published_at": published_at, "generation": generation + 1},
-            )
         finally:
             _remove(staged)
             con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
@@ -140,6 +165,7 @@ def publish(con: Connection, target: Path) -> Publication:
         perf_counter() - started,
         PATCH if patched else NEW_FILE,
         written if patched else sum(rows.values()),
+        phases.seconds,
     )
 
 
@@ -170,14 +196,17 @@ def _attach(con: Connection, staged: Path) -> None:
     )
 
 
-def _patch(con: Connection, target: Path, staged: Path, generation: int) -> int | None:
+def _patch(
+    con: Connection, target: Path, staged: Path, generation: int, phases: Phases
+) -> int | None:
     """Copies TARGET to STAGED and rewrites there the periods and cells changed since the last
     publish; returns the rows it wrote, or None when it did not patch. It does not, and leaves
     nothing attached, when TARGET is not the file the warehouse last published (none, not
     DuckDB, another generation) or when most of it changed."""
     if not generation or not target.exists():
         return None
-    shutil.copyfile(target, staged)
+    with phases.time("copy"):
+        shutil.copyfile(target, staged)
     try:
         _attach(con, staged)
     except duckdb.Error:  # not a DuckDB file we can open: write a new one
@@ -189,7 +218,7 @@ def _patch(con: Connection, target: Path, staged: Path, generation: int) -> int 
         except duckdb.Error:  # no publication table, or one without a generation
             held = None
         if held == generation and _changed_share(con) <= REWRITE_SHARE:
-            return _patch_tables(con)
+            return _patch_tables(con, phases)
     except Exception:
         con.execute(f"DETACH {ALIAS}")
         raise
@@ -206,26 +235,34 @@ def _changed_share(con: Connection) -> float:
     return hours / max(hours_held, 1) + cell_rows / max(rows_held, 1)
 
 
-def _patch_tables(con: Connection) -> int:
+def _patch_tables(con: Connection, phases: Phases) -> int:
     """Rewrites each published table's changed periods, then its changed cells, from the
-    warehouse's views; returns the rows it wrote."""
+    warehouse's views; returns the rows it wrote. A table with neither is not read."""
     written = 0
     for view in BI_VIEWS:
         table = identifier(view)
         answer, grain = view.removeprefix("pageviews_by_").rsplit("_", 1)
         params = {"view": view, "answer": answer, "grain": grain}
-        first, last = execute(con, read_sql("publish/cell_periods.sql"), params).fetchone()
+        with phases.time("cells"):
+            first, last = execute(con, read_sql("publish/cell_periods.sql"), params).fetchone()
+            if first is not None:
+                first, last = _last_row(
+                    con,
+                    read_sql("publish/view_cells.sql").format(table=table),
+                    {**params, "first": first, "last": last},
+                )
+        with phases.time("periods"):
+            # The periods' first and last bound both scans, as the cells' do (patch_cells.sql).
+            bounds = execute(con, read_sql("publish/view_periods.sql"), params).fetchone()
+            if bounds[0] is not None:
+                script = read_sql("publish/patch_periods.sql").format(table=table)
+                written += _inserted(
+                    con, script, {"view": view, "first": bounds[0], "last": bounds[1]}
+                )
         if first is not None:
-            first, last = _last_row(
-                con,
-                read_sql("publish/view_cells.sql").format(table=table),
-                {**params, "first": first, "last": last},
-            )
-        script = read_sql("publish/patch_periods.sql").format(table=table)
-        written += _inserted(con, script, {"view": view})
-        if first is not None:
-            script = read_sql("publish/patch_cells.sql").format(table=table)
-            written += _inserted(con, script, {"first": first, "last": last})
+            with phases.time("cells"):
+                script = read_sql("publish/patch_cells.sql").format(table=table)
+                written += _inserted(con, script, {"first": first, "last": last})
     return written
 
 
