@@ -40,7 +40,7 @@ from dagster import (
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
-from pageview_platform.assets.landing_guard import landing_fingerprint
+from pageview_platform.assets.landing_guard import fingerprint, was_captured
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.dagster_internals import (
@@ -60,7 +60,8 @@ from pageview_platform.orphaned_runs import STARTED_BY_CLI_TAG, fail_orphaned_ru
 from pageview_platform.partition_keys import day_key, from_hour_key, hour_key
 from pageview_platform.planner import UsersSnapshot, history_rebuild, plan
 from pageview_platform.settings import Settings
-from pageview_platform.warehouse.session import Connection, WarehouseResource
+from pageview_platform.warehouse.session import Connection, WarehouseResource, execute
+from pageview_platform.warehouse.sql import read_sql
 
 CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
 CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
@@ -110,19 +111,24 @@ def _capture_if_new(
     fingerprint: str,
     partition_key: str,
     skipped_since: Callable[[str], list[str]],
+    captured: bool,
     job_name: str | None = None,
 ) -> SensorResult | SkipReason:
     """One capture per new landing fingerprint, and an alert naming the loads skipped since the
-    last one (SKIPPED_SINCE gives the partition keys strictly between the last and this)."""
+    last one (SKIPPED_SINCE gives the partition keys strictly between the last and this).
+
+    The first tick (no cursor: a new deployment, or the sensor reset) captures the load it finds
+    unless CAPTURED (the capture log holds its content: the CLI or an earlier sensor took it) or
+    empty: the table is truncated at the next load, and nothing else would take this one."""
     cursor = json.loads(context.cursor) if context.cursor else {}
     new_cursor = json.dumps({"fingerprint": fingerprint, "partition_key": partition_key})
-    if not cursor:
+    if not cursor and (captured or fingerprint.startswith("empty:")):
         return SensorResult(
-            skip_reason="first tick: recorded the landing table as already seen", cursor=new_cursor
+            skip_reason=f"first tick: the load in {table} was captured before", cursor=new_cursor
         )
-    if cursor["fingerprint"] == fingerprint:
+    if cursor and cursor["fingerprint"] == fingerprint:
         return SkipReason(f"no new load in {table}")
-    skipped = skipped_since(cursor["partition_key"])
+    skipped = skipped_since(cursor["partition_key"]) if cursor else []
     if skipped:
         alerts.raise_alert(
             MISSED_LOAD,
@@ -156,6 +162,7 @@ def capture_new_pageviews_load(
         if con is None:
             return SkipReason("warehouse busy or not created yet")
         rows, checksum, busiest_hour = con.execute(_PAGEVIEWS_FINGERPRINT).fetchone()
+        captured = was_captured(con, "pageviews_extract", rows, checksum)
     previous_hour = utcnow().replace(minute=0, second=0, microsecond=0) - HOUR
     # An empty load has no rows to date it: it is the previous hour's, by the extract's clock.
     load_hour = busiest_hour or previous_hour
@@ -168,9 +175,10 @@ def capture_new_pageviews_load(
         context,
         alerts,
         table="landing.pageviews_extract",
-        fingerprint=f"{rows}:{checksum}" if rows else f"empty:{hour_key(previous_hour)}",
+        fingerprint=fingerprint(rows, checksum) if rows else f"empty:{hour_key(previous_hour)}",
         partition_key=hour_key(load_hour),
         skipped_since=skipped_since,
+        captured=captured,
     )
 
 
@@ -197,7 +205,10 @@ def capture_new_users_snapshot(
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")
-        users_fingerprint = landing_fingerprint(con, "users_extract")
+        guard = read_sql("guards/users_extract_landing_fingerprint.sql")
+        rows, content_hash = execute(con, guard, {}).fetchone()
+        # An empty table is an extract still truncated (or failed), not a snapshot to capture.
+        captured = rows == 0 or was_captured(con, "users_extract", rows, content_hash)
         # The plan's first run captures; a history range after it is the follow-up sensor's.
         capture = plan(con, UsersSnapshot(snapshot_day))[0]
 
@@ -209,9 +220,10 @@ def capture_new_users_snapshot(
         context,
         alerts,
         table="landing.users_extract",
-        fingerprint=users_fingerprint,
+        fingerprint=fingerprint(rows, content_hash),
         partition_key=capture.first,
         skipped_since=skipped_since,
+        captured=captured,
         job_name=capture.job_name,
     )
 

@@ -59,8 +59,9 @@ def test_pageviews_sensor_requests_one_capture_per_new_load(
 ) -> None:
     _prepared(platform)
     platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    platform.ingest_pageviews("2024-01-01T05")
     first = _tick(capture_new_pageviews_load, instance, None)
-    assert not first.run_requests, "the load present at the first tick was there before"
+    assert not first.run_requests, "the load present at the first tick was captured by the CLI"
 
     platform.land_pageviews(
         [(1, "/b", datetime(2024, 1, 1, 6, 10)), (1, "/c", datetime(2024, 1, 1, 7, 1))]
@@ -71,6 +72,31 @@ def test_pageviews_sensor_requests_one_capture_per_new_load(
 
     same = _tick(capture_new_pageviews_load, instance, new.cursor)
     assert isinstance(same, dg.SkipReason)
+    assert platform.query(ALERTS) == []
+
+
+def test_a_first_tick_captures_the_load_nothing_captured_yet(
+    platform: Platform, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new deployment (or a reset sensor) finds loads in the landing tables: the next loads
+    truncate them, so a load the capture log does not hold is captured, not taken as seen."""
+    _prepared(platform)
+    platform.land_pageviews([(1, "/a", datetime(2024, 1, 1, 5, 10))])
+    [request] = _tick(capture_new_pageviews_load, instance, None).run_requests
+    assert request.partition_key == "2024-01-01-05:00"
+
+    platform.land_users([(1, "AB1 2CD"), (2, "CD3 4EF")])
+    monkeypatch.setattr(automation, "utcnow", lambda: datetime(2024, 1, 2, 0, 5))
+    [request] = _tick(capture_new_users_snapshot, instance, None).run_requests
+    assert request.partition_key == "2024-01-02"
+
+    # The snapshot 2024-01-01's ingest captured (the users table as _prepared landed it).
+    platform.land_users([(1, "AB1 2CD")])
+    seen = _tick(capture_new_users_snapshot, instance, None)
+    assert not seen.run_requests, "the snapshot at the first tick was captured before"
+    platform.land_users([])
+    empty = _tick(capture_new_users_snapshot, instance, None)
+    assert not empty.run_requests, "an empty users table is an extract still running"
     assert platform.query(ALERTS) == []
 
 

@@ -177,3 +177,11 @@ def landing_fingerprint(con: Connection, table: str) -> str:
     """The current fingerprint of landing.TABLE ('users_extract' or 'pageviews_extract')."""
     row = _query(con, f"guards/{table}_landing_fingerprint.sql", {})
     return fingerprint(int(row["landing_rows"]), str(row["landing_hash"]))
+
+
+def was_captured(con: Connection, table: str, rows: int, content_hash: str) -> bool:
+    """Whether a load of TABLE ('users_extract' or 'pageviews_extract') with this fingerprint
+    was captured (or, a users snapshot, held) before, under any partition."""
+    params = {"rows": rows, "hash": content_hash}
+    (captured,) = execute(con, read_sql(f"guards/{table}_captured.sql"), params).fetchone()
+    return bool(captured)
