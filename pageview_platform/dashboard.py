@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -216,8 +217,33 @@ def top_table(
     )
 
 
-def top_figure(question: str, rows: Sequence[tuple[str, int]]) -> go.Figure:
-    """A horizontal bar per top postcode, the largest on top."""
+def top_figure(
+    question: str, rows: Sequence[tuple[str, int]], note: str | None = None
+) -> go.Figure:
+    """A horizontal bar per top postcode, the largest on top; with no rows, no axes but NOTE
+    (why there are none) or that the period has no pageviews."""
+    if not rows:
+        figure = go.Figure()
+        figure.update_layout(
+            height=300,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+            plot_bgcolor="white",
+            annotations=[
+                {
+                    # Plotly does not wrap an annotation: its lines are broken here.
+                    "text": "<br>".join(textwrap.wrap(note or "No pageviews in this period", 40)),
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"color": "#7b8794", "size": 14},
+                }
+            ],
+        )
+        return figure
     figure = go.Figure(
         go.Bar(
             x=[pageviews for _, pageviews in rows],
@@ -384,7 +410,7 @@ def create_app() -> Dash:
     )
     def top_postcodes(period: str | None, grain: str, chosen: str | None) -> tuple[Any, ...]:
         if period is None:
-            empty = [go.Figure() for _ in QUESTIONS]
+            empty = [top_figure(q, [], "Nothing published yet") for q in QUESTIONS]
             return (
                 "Nothing published yet",
                 *empty,
@@ -407,7 +433,7 @@ def create_app() -> Dash:
         notes = {"current_postcode": current_postcode_note(grain, start)}
         return (
             heading,
-            *(top_figure(question, rows) for question, rows in tops.items()),
+            *(top_figure(question, rows, notes.get(question)) for question, rows in tops.items()),
             *(top_table(question, rows, notes.get(question)) for question, rows in tops.items()),
             postcodes,
             chosen if chosen in postcodes else next(iter(postcodes), None),

@@ -293,3 +293,13 @@ def test_before_the_current_postcode_window_the_page_says_to_choose_month(
     # With rows, the note is not shown.
     shown_rows = dashboard.top_table("current_postcode", [("T1 1AB", 3)], note).children[1]
     assert [cell.children for cell in shown_rows.children[0].children] == ["1", "T1 1AB", "3"]
+    # The chart beside it draws no empty axes: it says the same, and bars when there are rows.
+    empty = dashboard.top_figure("current_postcode", [], note)
+    assert not empty.data
+    assert not empty.layout.xaxis.visible and not empty.layout.yaxis.visible
+    [annotation] = empty.layout.annotations
+    assert annotation.text.replace("<br>", " ") == note
+    [annotation] = dashboard.top_figure("current_postcode", [], None).layout.annotations
+    assert annotation.text == "No pageviews in this period"
+    [bars] = dashboard.top_figure("current_postcode", [("T1 1AB", 3)], note).data
+    assert list(bars.y) == ["T1 1AB"] and list(bars.x) == [3]
