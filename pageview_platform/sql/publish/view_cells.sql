@@ -3,22 +3,25 @@
 -- its postcode, a month's cell its month alone. $first and $last are their first and last
 -- period.
 
+-- Each cell once, as a period of this table and a postcode.
+CREATE OR REPLACE TEMP TABLE bi_view_cells AS
+SELECT DISTINCT
+    CAST(
+        date_trunc(
+            CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
+            period_start
+        ) AS TIMESTAMP
+    ) AS period_start,
+    postcode
+FROM ops.bi_unpublished_cells
+WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly');
+
 -- A period in which the cells are at least half the rows the file holds (a period it does not
 -- hold yet, the day and month of a snapshot's many movers) is rewritten whole, like the periods
 -- changed_periods.sql lists: reading it whole costs less than looking its cells up.
 INSERT INTO temp.bi_changed_periods (view_name, period_start)
 WITH cells AS (
-    SELECT
-        CAST(
-            date_trunc(
-                CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
-                period_start
-            ) AS TIMESTAMP
-        ) AS period_start,
-        count(DISTINCT postcode) AS cells
-    FROM ops.bi_unpublished_cells
-    WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly')
-    GROUP BY 1
+    SELECT period_start, count(*) AS cells FROM temp.bi_view_cells GROUP BY period_start
 ),
 held AS (
     SELECT period_start, count(*) AS held
@@ -34,24 +37,12 @@ WHERE 2 * c.cells >= coalesce(h.held, 0)
         SELECT period_start FROM temp.bi_changed_periods WHERE view_name = $view
     );
 
--- The other periods' cells, each once, and their first and last period, which bound the
--- patch's scans (patch_cells.sql).
-CREATE OR REPLACE TEMP TABLE bi_view_cells AS
-SELECT DISTINCT period_start, postcode
-FROM (
-    SELECT
-        CAST(
-            date_trunc(
-                CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
-                period_start
-            ) AS TIMESTAMP
-        ) AS period_start,
-        postcode
-    FROM ops.bi_unpublished_cells
-    WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly')
-) AS cells
-WHERE period_start NOT IN (
+-- The cells of the periods rewritten whole need no patch of their own.
+DELETE FROM temp.bi_view_cells
+WHERE period_start IN (
     SELECT period_start FROM temp.bi_changed_periods WHERE view_name = $view
 );
 
+-- The other periods' cells' first and last period, which bound the patch's scans
+-- (patch_cells.sql).
 SELECT min(period_start), max(period_start) FROM temp.bi_view_cells;
