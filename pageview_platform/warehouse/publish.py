@@ -149,6 +149,8 @@ def publish(con: Connection, target: Path) -> Publication:
                     con.execute(f"DETACH {ALIAS}")
             with phases.time("rename"):
                 os.replace(staged, target)
+            # The commit may checkpoint the warehouse's write-ahead log (the run's writes).
+            with phases.time("record"):
                 run_script(
                     con,
                     read_sql("publish/published.sql"),
