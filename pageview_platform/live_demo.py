@@ -49,7 +49,8 @@ DEMO_SPAN = timedelta(minutes=25)
 STOP_GRACE_SECONDS = 30.0
 USERS_SENSOR = "capture_new_users_snapshot"
 PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
-# Each records what it has seen on its first tick; a load landed before that is never taken.
+# On its first tick each takes only a load the capture log does not hold (the baseline snapshot,
+# ingested by hand before the daemon starts, it does hold).
 CHECK_ALERTS_SENSOR = "alert_on_check_failure"
 PORT = "3077"
 _UNFINISHED = (
