@@ -40,7 +40,7 @@ from dagster import (
 
 from pageview_platform.alerts import MISSED_LOAD, AlertSink
 from pageview_platform.assets.capture import RAW_PAGEVIEWS_EXTRACT, RAW_USERS_EXTRACT
-from pageview_platform.assets.landing_guard import fingerprint, was_captured
+from pageview_platform.assets.landing_guard import fingerprint, landing_content, was_captured
 from pageview_platform.assets.pageviews import PAGEVIEW_FACT
 from pageview_platform.assets.partitions import HOUR
 from pageview_platform.dagster_internals import (
@@ -60,8 +60,7 @@ from pageview_platform.orphaned_runs import STARTED_BY_CLI_TAG, fail_orphaned_ru
 from pageview_platform.partition_keys import day_key, from_hour_key, hour_key
 from pageview_platform.planner import UsersSnapshot, history_rebuild, plan
 from pageview_platform.settings import Settings
-from pageview_platform.warehouse.session import Connection, WarehouseResource, execute
-from pageview_platform.warehouse.sql import read_sql
+from pageview_platform.warehouse.session import Connection, WarehouseResource
 
 CAPTURE_PAGEVIEWS_SENSOR = "capture_new_pageviews_load"
 CAPTURE_USERS_SENSOR = "capture_new_users_snapshot"
@@ -205,8 +204,7 @@ def capture_new_users_snapshot(
     with _landing(warehouse) as con:
         if con is None:
             return SkipReason("warehouse busy or not created yet")
-        guard = read_sql("guards/users_extract_landing_fingerprint.sql")
-        rows, content_hash = execute(con, guard, {}).fetchone()
+        rows, content_hash = landing_content(con, "users_extract")
         # An empty table is an extract still truncated (or failed), not a snapshot to capture.
         captured = rows == 0 or was_captured(con, "users_extract", rows, content_hash)
         # The plan's first run captures; a history range after it is the follow-up sensor's.

@@ -173,10 +173,15 @@ def users_verdict(row: Mapping[str, object], day: datetime, confirmed: str) -> C
     )
 
 
+def landing_content(con: Connection, table: str) -> tuple[int, str]:
+    """The rows and content hash of landing.TABLE ('users_extract' or 'pageviews_extract')."""
+    row = _query(con, f"guards/{table}_landing_fingerprint.sql", {})
+    return int(row["landing_rows"]), str(row["landing_hash"])
+
+
 def landing_fingerprint(con: Connection, table: str) -> str:
     """The current fingerprint of landing.TABLE ('users_extract' or 'pageviews_extract')."""
-    row = _query(con, f"guards/{table}_landing_fingerprint.sql", {})
-    return fingerprint(int(row["landing_rows"]), str(row["landing_hash"]))
+    return fingerprint(*landing_content(con, table))
 
 
 def was_captured(con: Connection, table: str, rows: int, content_hash: str) -> bool:
