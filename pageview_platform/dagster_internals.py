@@ -12,8 +12,9 @@ from collections import OrderedDict
 
 # What each is for:
 # - the run tags Dagster itself sets and reads: the partition (or range) of a run, its backfill;
-# - the CLI's launch (runs.py): a run recorded in the instance with the code location's origin,
-#   as the webserver records it (so the UI can re-execute it), then executed in this process;
+# - the CLI's launch (runs.py): the job reconstructed from the definitions module, a run recorded
+#   in the instance with the code location's origin, as the webserver records it (so the UI can
+#   re-execute it), then executed in this process;
 #   Dagster's public execute_job records a run of its own, without that origin;
 # - types only: what define_asset_job returns, a step's stats, a serialized error, and the
 #   kind of an instigator (sensor or schedule) whose state the live demo reads;
@@ -21,13 +22,16 @@ from collections import OrderedDict
 #   the pandas I/O managers (warehouse/frames.py) adapt: client, handler, table slice, metadata;
 # - the SQLite instance storages' engine factory, which reuse_sqlite_engines() wraps.
 from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.definitions.reconstruct import ReconstructableJob
+from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 from dagster._core.execution.api import execute_run
 from dagster._core.execution.stats import RunStepKeyStatsSnapshot
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.remote_representation.code_location import InProcessCodeLocation
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
 from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHandler, TableSlice
 from dagster._core.storage.event_log.sqlite import sqlite_event_log
 from dagster._core.storage.runs.sqlite import sqlite_run_storage
@@ -40,7 +44,6 @@ from dagster._core.storage.tags import (
 )
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.error import SerializableErrorInfo
-from dagster._utils.hosted_user_process import recon_job_from_origin
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool, QueuePool
@@ -53,18 +56,19 @@ __all__ = [
     "DbClient",
     "DbIOManager",
     "DbTypeHandler",
-    "InProcessCodeLocation",
     "InProcessCodeLocationOrigin",
     "InstigatorType",
     "LoadableTargetOrigin",
     "ReconstructableJob",
+    "ReconstructableRepository",
+    "RemoteJobOrigin",
+    "RemoteRepositoryOrigin",
     "RunStepKeyStatsSnapshot",
     "SerializableErrorInfo",
     "TableMetadataSet",
     "TableSlice",
     "UnresolvedAssetJobDefinition",
     "execute_run",
-    "recon_job_from_origin",
 ]
 
 

@@ -45,47 +45,31 @@ def _tag(name: str, expected: str) -> Callable[[], str | None]:
     return check
 
 
-def _create_run() -> str | None:
-    # runs.py records each run with every one of these keyword arguments.
+def _create_run_for_job() -> str | None:
+    # runs.py records each run with these keyword arguments.
     return _missing(
-        "DagsterInstance.create_run",
-        dg.DagsterInstance.create_run,
-        {
-            "job_name",
-            "run_id",
-            "run_config",
-            "resolved_op_selection",
-            "step_keys_to_execute",
-            "op_selection",
-            "status",
-            "root_run_id",
-            "parent_run_id",
-            "tags",
-            "job_snapshot",
-            "execution_plan_snapshot",
-            "parent_job_snapshot",
-            "remote_job_origin",
-            "job_code_origin",
-            "asset_selection",
-            "asset_check_selection",
-            "asset_graph",
-        },
+        "DagsterInstance.create_run_for_job",
+        dg.DagsterInstance.create_run_for_job,
+        {"job_def", "run_config", "tags", "remote_job_origin", "job_code_origin"},
     )
 
 
-def _code_location() -> str | None:
-    location = internals.InProcessCodeLocation
-    return (
-        _missing("InProcessCodeLocation()", location.__init__, {"origin", "instance"})
-        or _missing(
-            "InProcessCodeLocation.get_execution_plan",
-            location.get_execution_plan,
-            {"remote_job", "run_config", "step_keys_to_execute", "known_state", "instance"},
-        )
-        or _attributes(
-            "InProcessCodeLocation", location, {"get_repositories", "__enter__", "__exit__"}
-        )
-    )
+def _reconstructable_repository() -> str | None:
+    repository = internals.ReconstructableRepository
+    return _missing(
+        "ReconstructableRepository.for_module",
+        repository.for_module,
+        {"module", "fn_name", "working_directory"},
+    ) or _attributes("ReconstructableRepository", repository, {"get_reconstructable_job"})
+
+
+def _remote_origin(name: str, needed: set[str]) -> Callable[[], str | None]:
+    # Dagster records: built by keyword from their fields.
+    def check() -> str | None:
+        absent = needed - set(getattr(getattr(internals, name), "_fields", ()))
+        return f"{name} no longer has the fields {sorted(absent)}" if absent else None
+
+    return check
 
 
 def _code_location_origin() -> str | None:
@@ -107,7 +91,7 @@ def _reconstructable_job() -> str | None:
     for method in ("get_definition", "get_repository_definition"):
         if not hasattr(getattr(internals.ReconstructableJob, method, None), "cache_clear"):
             return f"ReconstructableJob.{method} is no longer a cache with cache_clear()"
-    return None
+    return _attributes("ReconstructableJob", internals.ReconstructableJob, {"get_python_origin"})
 
 
 def _execute_run() -> str | None:
@@ -115,11 +99,6 @@ def _execute_run() -> str | None:
     if parameters[:3] != ["job", "dagster_run", "instance"]:
         return f"execute_run takes {parameters}, not (job, dagster_run, instance, ...)"
     return None
-
-
-def _recon_job_from_origin() -> str | None:
-    parameters = list(inspect.signature(internals.recon_job_from_origin).parameters)
-    return None if len(parameters) == 1 else f"recon_job_from_origin takes {parameters}"
 
 
 def _unresolved_asset_job() -> str | None:
@@ -198,12 +177,15 @@ SHAPES: dict[str, Callable[[], str | None]] = {
         "ASSET_PARTITION_RANGE_END_TAG", "dagster/asset_partition_range_end"
     ),
     "BACKFILL_ID_TAG": _tag("BACKFILL_ID_TAG", "dagster/backfill"),
-    "InProcessCodeLocation": lambda: _code_location() or _create_run(),
     "InProcessCodeLocationOrigin": _code_location_origin,
+    "ReconstructableRepository": lambda: _reconstructable_repository() or _create_run_for_job(),
+    "RemoteRepositoryOrigin": _remote_origin(
+        "RemoteRepositoryOrigin", {"code_location_origin", "repository_name"}
+    ),
+    "RemoteJobOrigin": _remote_origin("RemoteJobOrigin", {"repository_origin", "job_name"}),
     "LoadableTargetOrigin": _loadable_target_origin,
     "ReconstructableJob": _reconstructable_job,
     "execute_run": _execute_run,
-    "recon_job_from_origin": _recon_job_from_origin,
     "UnresolvedAssetJobDefinition": _unresolved_asset_job,
     "InstigatorType": _instigator_type,
     "RunStepKeyStatsSnapshot": _run_step_stats,
