@@ -90,6 +90,11 @@ def reuse_sqlite_engines() -> None:
     since SQLite locks per transaction, not per connection. Dagster disposes its engine after
     each use: that dispose is ignored, and an engine is disposed for real when it leaves the
     cache. Idempotent; on a Postgres instance nothing calls these factories.
+
+    Their connections commit with `synchronous=NORMAL`, SQLite's advice for WAL mode: a commit
+    no longer waits for the disk (an fsync per event, about 1.5 ms each and 170 a run), the
+    file cannot be corrupted, and only a power cut, not a crash of the process, can lose the
+    last events. The data is not there: the warehouse keeps what was captured and merged.
     """
     for module in SQLITE_STORAGE_MODULES:
         if not getattr(module.create_engine, "reuses_engines", False):
@@ -110,6 +115,7 @@ def _reusing(create_engine):  # noqa: ANN001, ANN202 (Dagster's factory, and its
             pooled["connect_args"] = {**kwargs.get("connect_args", {}), "check_same_thread": False}
             engine = create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=8, **pooled)
             _reconnect_when_replaced(engine)
+            event.listen(engine, "connect", _commit_without_fsync)
             cached = engines[key] = (engine, engine.dispose)
             engine.dispose = _kept_open
             while len(engines) > _ENGINES_KEPT:  # a process of many runs: one file per run
@@ -120,6 +126,11 @@ def _reusing(create_engine):  # noqa: ANN001, ANN202 (Dagster's factory, and its
 
     create_engine_once.reuses_engines = True
     return create_engine_once
+
+
+def _commit_without_fsync(dbapi_connection, _record) -> None:  # noqa: ANN001
+    """WAL mode's recommended durability: commits wait for no fsync (see reuse_sqlite_engines)."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _kept_open(*_args: object, **_kwargs: object) -> None:

@@ -265,3 +265,5 @@ def test_a_reused_engine_keeps_its_connection_until_the_file_is_replaced(tmp_pat
     assert replaced is not first
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+        # NORMAL (1), not SQLite's default FULL (2): a commit does not wait for the disk.
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
