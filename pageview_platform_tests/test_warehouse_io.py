@@ -7,11 +7,13 @@ from datetime import date, datetime
 from itertools import count
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import DailyPartitionsDefinition, asset, materialize
 
 from pageview_platform.assets.partitions import window
 from pageview_platform.assets.sql_asset import write_partition
+from pageview_platform.warehouse import duckdb as duckdb_warehouse
 from pageview_platform.warehouse.duckdb import DuckDBWarehouse, connect
 from pageview_platform.warehouse.sql import split_statements
 
@@ -132,6 +134,39 @@ def test_empty_select_empties_the_partition(warehouse: Path) -> None:
 def test_split_statements_drops_comments_and_blank_statements() -> None:
     script = "-- heading\nCREATE TABLE a (x INT);\n\n-- note\nCREATE VIEW b AS\nSELECT 1;\n"
     assert split_statements(script) == ["CREATE TABLE a (x INT)", "CREATE VIEW b AS\nSELECT 1"]
+
+
+def test_a_process_deploys_the_schema_only_when_its_scripts_or_start_date_differ(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ingest process connects once: it runs the schema scripts only when they changed since
+    the last deploy (their hash) or its start date is another; otherwise it touches nothing."""
+    deploys: list[date] = []
+    real = duckdb_warehouse.deploy_schema
+
+    def counted(connection, start_date: date, landing: bool = False) -> None:  # noqa: ANN001
+        deploys.append(start_date)
+        real(connection, start_date, landing)
+
+    monkeypatch.setattr(duckdb_warehouse, "deploy_schema", counted)
+
+    def new_process(start_date: date = date(2024, 1, 1)) -> None:
+        monkeypatch.setattr(duckdb_warehouse, "_deployed", set())
+        connect(warehouse, CONFIG, start_date).close()
+
+    new_process()
+    assert deploys == []
+    new_process(date(2024, 1, 2))
+    assert deploys == [date(2024, 1, 2)]
+    new_process(date(2024, 1, 2))
+    assert deploys == [date(2024, 1, 2)]
+    monkeypatch.setattr(duckdb_warehouse, "schema_hash", lambda: "changed scripts")
+    new_process(date(2024, 1, 2))
+    assert deploys == [date(2024, 1, 2)] * 2
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute("SELECT ddl_hash FROM ops.schema_deployment").fetchall() == [
+            ("changed scripts",)
+        ]
 
 
 def test_a_writer_waits_for_another_process_to_release_the_file(warehouse: Path) -> None:

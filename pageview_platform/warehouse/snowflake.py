@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -14,7 +14,13 @@ from snowflake.connector.errors import ProgrammingError
 
 from pageview_platform.warehouse.dialect import SCRATCH_SCHEMA, scratch_ddl, to_snowflake
 from pageview_platform.warehouse.session import WarehouseResource
-from pageview_platform.warehouse.sql import SQL_ROOT, identifier, split_statements
+from pageview_platform.warehouse.sql import (
+    SQL_ROOT,
+    identifier,
+    schema_hash,
+    schema_scripts,
+    split_statements,
+)
 
 # The connection fields of dagster-snowflake's resource that this platform sets.
 CONNECTION_FIELDS = (
@@ -133,11 +139,10 @@ def deploy_schema(connection: SnowflakeSession, start_date: date) -> list[str]:
         connection.execute_native(sql, values)
         ran.append(sql)
 
-    for folder in ("schema", "views"):
-        for script in sorted((SQL_ROOT / folder).iterdir(), key=lambda f: f.name):
-            for statement in split_statements(script.read_text(encoding="utf-8")):
-                for translated in to_snowflake(statement):
-                    run(translated.sql)
+    for script in schema_scripts():
+        for statement in split_statements(script.read_text(encoding="utf-8")):
+            for translated in to_snowflake(statement):
+                run(translated.sql)
     for statement in split_statements((SQL_ROOT / "snowflake" / "deploy.sql").read_text()):
         run(statement)
     # Scratch tables take their columns from the queries that fill them.
@@ -148,6 +153,11 @@ def deploy_schema(connection: SnowflakeSession, start_date: date) -> list[str]:
     run(
         "INSERT INTO core.platform_settings (start_date) VALUES (:1)",
         [datetime.combine(start_date, time())],
+    )
+    run("DELETE FROM ops.schema_deployment")
+    run(
+        "INSERT INTO ops.schema_deployment (ddl_hash, deployed_at) VALUES (:1, :2)",
+        [schema_hash(), datetime.now(UTC).replace(tzinfo=None)],
     )
     run("COMMIT")
     return ran

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from functools import cache
@@ -26,6 +27,31 @@ def identifier(name: str) -> str:
 def read_sql(path: str) -> str:
     """The text of a SQL file under pageview_platform/sql, e.g. 'transform/pageview_fact.sql'."""
     return (SQL_ROOT / path).read_text(encoding="utf-8")
+
+
+# The folders of the schema every deploy runs, in this order, each script by its name.
+SCHEMA_FOLDERS = ("schema", "views")
+
+
+def schema_scripts() -> list[Path]:
+    """The schema's scripts, in the order a deploy runs them."""
+    return [
+        script
+        for folder in SCHEMA_FOLDERS
+        for script in sorted((SQL_ROOT / folder).iterdir(), key=lambda f: f.name)
+    ]
+
+
+@cache
+def schema_hash() -> str:
+    """One hash of every schema script's name and text: it changes when any script does."""
+    digest = hashlib.sha256()
+    for script in schema_scripts():
+        digest.update(script.relative_to(SQL_ROOT).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(script.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def split_statements(script: str) -> list[str]:

@@ -1,3 +1,9 @@
+-- The schema scripts last deployed, by their hash: a process whose scripts hash the same (and
+-- whose start date is the recorded one) has nothing to deploy.
+CREATE TABLE IF NOT EXISTS ops.schema_deployment (
+    ddl_hash VARCHAR NOT NULL,
+    deployed_at TIMESTAMP NOT NULL
+);
 -- Every alert the platform raised, whatever else it was sent to.
 CREATE TABLE IF NOT EXISTS ops.alerts (
     raised_at TIMESTAMP NOT NULL,
