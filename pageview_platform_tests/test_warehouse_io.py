@@ -160,7 +160,7 @@ def test_a_process_deploys_the_schema_only_when_its_scripts_or_start_date_differ
     assert deploys == [date(2024, 1, 2)]
     new_process(date(2024, 1, 2))
     assert deploys == [date(2024, 1, 2)]
-    monkeypatch.setattr(duckdb_warehouse, "schema_hash", lambda: "changed scripts")
+    monkeypatch.setattr(duckdb_warehouse, "schema_hash", lambda _root: "changed scripts")
     new_process(date(2024, 1, 2))
     assert deploys == [date(2024, 1, 2)] * 2
     with duckdb.connect(str(warehouse)) as con:

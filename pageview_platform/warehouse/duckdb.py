@@ -78,7 +78,7 @@ def is_deployed(connection: duckdb.DuckDBPyConnection, start_date: date) -> bool
         ).fetchone()
     except duckdb.CatalogException:  # a new file, or one deployed before the hash was kept
         return False
-    return recorded == (schema_hash(), datetime.combine(start_date, time()))
+    return recorded == (schema_hash(SQL_ROOT), datetime.combine(start_date, time()))
 
 
 # The extract process owns the landing tables: `deploy-schema` creates them where it has not
@@ -91,7 +91,7 @@ def deploy_schema(
 ) -> None:
     """Creates whatever is missing (schemas, tables, views; with LANDING the landing tables too)
     and records the start date."""
-    for script in schema_scripts():
+    for script in schema_scripts(SQL_ROOT):
         if script.relative_to(SQL_ROOT).as_posix() == LANDING_DDL and not landing:
             continue
         for statement in split_statements(script.read_text(encoding="utf-8")):
@@ -105,7 +105,7 @@ def deploy_schema(
     connection.execute("DELETE FROM ops.schema_deployment")
     connection.execute(
         "INSERT INTO ops.schema_deployment VALUES ($hash, $now)",
-        {"hash": schema_hash(), "now": datetime.now(UTC).replace(tzinfo=None)},
+        {"hash": schema_hash(SQL_ROOT), "now": datetime.now(UTC).replace(tzinfo=None)},
     )
     connection.execute("COMMIT")
 

@@ -139,7 +139,7 @@ def deploy_schema(connection: SnowflakeSession, start_date: date) -> list[str]:
         connection.execute_native(sql, values)
         ran.append(sql)
 
-    for script in schema_scripts():
+    for script in schema_scripts(SQL_ROOT):
         for statement in split_statements(script.read_text(encoding="utf-8")):
             for translated in to_snowflake(statement):
                 run(translated.sql)
@@ -157,7 +157,7 @@ def deploy_schema(connection: SnowflakeSession, start_date: date) -> list[str]:
     run("DELETE FROM ops.schema_deployment")
     run(
         "INSERT INTO ops.schema_deployment (ddl_hash, deployed_at) VALUES (:1, :2)",
-        [schema_hash(), datetime.now(UTC).replace(tzinfo=None)],
+        [schema_hash(SQL_ROOT), datetime.now(UTC).replace(tzinfo=None)],
     )
     run("COMMIT")
     return ran

@@ -33,21 +33,21 @@ def read_sql(path: str) -> str:
 SCHEMA_FOLDERS = ("schema", "views")
 
 
-def schema_scripts() -> list[Path]:
-    """The schema's scripts, in the order a deploy runs them."""
+def schema_scripts(root: Path = SQL_ROOT) -> list[Path]:
+    """The schema's scripts under ROOT, in the order a deploy runs them."""
     return [
         script
         for folder in SCHEMA_FOLDERS
-        for script in sorted((SQL_ROOT / folder).iterdir(), key=lambda f: f.name)
+        for script in sorted((root / folder).iterdir(), key=lambda f: f.name)
     ]
 
 
 @cache
-def schema_hash() -> str:
-    """One hash of every schema script's name and text: it changes when any script does."""
+def schema_hash(root: Path = SQL_ROOT) -> str:
+    """One hash of every schema script's name and text under ROOT: it changes when any does."""
     digest = hashlib.sha256()
-    for script in schema_scripts():
-        digest.update(script.relative_to(SQL_ROOT).as_posix().encode())
+    for script in schema_scripts(root):
+        digest.update(script.relative_to(root).as_posix().encode())
         digest.update(b"\0")
         digest.update(script.read_bytes())
         digest.update(b"\0")
