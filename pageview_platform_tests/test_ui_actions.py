@@ -564,6 +564,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 yield Console(ui, platform, env)
 
 
+def test_the_module_runs_on_one_worker(request: pytest.FixtureRequest) -> None:
+    """Under `--dist loadgroup` (make test) pytest-xdist marks each test's id with its group and
+    sends the group to one worker; when a pytest release broke that (9.2), each worker started
+    its own webserver and daemon, unnoticed but for the time."""
+    if getattr(request.config.option, "loadgroup", False):  # set on xdist's workers
+        assert request.node.nodeid.endswith("@dagster_ui"), request.node.nodeid
+
+
 def test_the_scratch_platform_holds_the_captured_loads(console: Console) -> None:
     before = console.state()
     assert sum(before.pageviews.values()) == sum(len(rows) for rows in LOADS.values())
