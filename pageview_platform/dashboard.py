@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from dash import Dash, Input, Output, State, dcc, html
 
 from pageview_platform.settings import REPO_ROOT, SettingsError, get_settings
 from pageview_platform.ui_check import INSTALL_HINT, Browser, UICheckError, browser, find_browser
-from pageview_platform.ui_process import free_port
+from pageview_platform.ui_process import free_port, stop_process_group
 
 TITLE = "Pageviews per postcode"
 QUESTIONS = {
@@ -484,10 +483,7 @@ def running(env: Mapping[str, str], log: Path, port: int | None = None) -> Itera
             time.sleep(0.2)
         yield url
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+        stop_process_group(process, 10)
 
 
 _STATE_SCRIPT = "return [document.title, document.body ? document.body.innerText : ''];"

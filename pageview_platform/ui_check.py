@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -22,7 +20,13 @@ from urllib.parse import quote
 import requests
 
 from pageview_platform.settings import REPO_ROOT, SettingsError, get_settings
-from pageview_platform.ui_process import DagsterUI, DagsterUIError, dagster_ui, free_port
+from pageview_platform.ui_process import (
+    DagsterUI,
+    DagsterUIError,
+    dagster_ui,
+    free_port,
+    stop_process_group,
+)
 
 OUT_DIR = REPO_ROOT / "docs" / "img"
 # Large enough that the expanded asset graph draws full nodes (partition fill, checks).
@@ -169,7 +173,7 @@ def browser(viewport: tuple[int, int] = VIEWPORT, timeout: float = 90) -> Iterat
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        stack.callback(_stop_group, process)
+        stack.callback(stop_process_group, process, 10)
         base = f"http://127.0.0.1:{port}"
         _wait_for_driver(base, process)
         width, height = viewport
@@ -217,16 +221,6 @@ def _wait_for_driver(base: str, process: subprocess.Popen[bytes], timeout: float
                 return
         time.sleep(0.1)
     raise UICheckError(f"chromedriver did not answer within {timeout:.0f} s")
-
-
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """Stops chromedriver and the Chromium it started (its process group)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-            return
 
 
 def _quietly(function: Callable[..., object], *args: object) -> None:

@@ -144,12 +144,13 @@ def _start(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    stack.callback(_stop, process)
+    stack.callback(stop_process_group, process)
     return process
 
 
-def _stop(process: subprocess.Popen[bytes], grace: float = 20) -> None:
-    """SIGTERM to the process group, then SIGKILL whatever is left of it after GRACE seconds."""
+def stop_process_group(process: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """SIGTERM to the process group (PROCESS leads it), then SIGKILL whatever is left of it after
+    GRACE seconds: a child that inherited an ignored SIGTERM would otherwise outlive us."""
     with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     with suppress(subprocess.TimeoutExpired):
