@@ -63,8 +63,8 @@ def _reconstructable_repository() -> str | None:
     ) or _attributes("ReconstructableRepository", repository, {"get_reconstructable_job"})
 
 
-def _remote_origin(name: str, needed: set[str]) -> Callable[[], str | None]:
-    # Dagster records: built by keyword from their fields.
+def _fields(name: str, needed: set[str]) -> Callable[[], str | None]:
+    # Dagster's records and named tuples: built by keyword, or read, by their fields.
     def check() -> str | None:
         absent = needed - set(getattr(getattr(internals, name), "_fields", ()))
         return f"{name} no longer has the fields {sorted(absent)}" if absent else None
@@ -78,12 +78,6 @@ def _code_location_origin() -> str | None:
         internals.InProcessCodeLocationOrigin,
         {"loadable_target_origin", "location_name"},
     )
-
-
-def _loadable_target_origin() -> str | None:
-    fields = set(internals.LoadableTargetOrigin._fields)
-    absent = {"module_name", "working_directory"} - fields
-    return f"LoadableTargetOrigin no longer has the fields {sorted(absent)}" if absent else None
 
 
 def _reconstructable_job() -> str | None:
@@ -118,12 +112,6 @@ def _instigator_type() -> str | None:
     )
 
 
-def _run_step_stats() -> str | None:
-    fields = set(internals.RunStepKeyStatsSnapshot._fields)
-    absent = {"step_key", "start_time", "end_time", "materialization_events"} - fields
-    return f"RunStepKeyStatsSnapshot no longer has {sorted(absent)}" if absent else None
-
-
 def _serializable_error() -> str | None:
     return _missing(
         "SerializableErrorInfo", internals.SerializableErrorInfo, {"message", "cls_name", "cause"}
@@ -153,12 +141,6 @@ def _db_type_handler() -> str | None:
     )
 
 
-def _table_slice() -> str | None:
-    fields = set(internals.TableSlice._fields)
-    absent = {"table", "schema", "columns", "partition_dimensions"} - fields
-    return f"TableSlice no longer has the fields {sorted(absent)}" if absent else None
-
-
 def _table_metadata_set() -> str | None:
     return _missing(
         "TableMetadataSet()",
@@ -179,21 +161,23 @@ SHAPES: dict[str, Callable[[], str | None]] = {
     "BACKFILL_ID_TAG": _tag("BACKFILL_ID_TAG", "dagster/backfill"),
     "InProcessCodeLocationOrigin": _code_location_origin,
     "ReconstructableRepository": lambda: _reconstructable_repository() or _create_run_for_job(),
-    "RemoteRepositoryOrigin": _remote_origin(
+    "RemoteRepositoryOrigin": _fields(
         "RemoteRepositoryOrigin", {"code_location_origin", "repository_name"}
     ),
-    "RemoteJobOrigin": _remote_origin("RemoteJobOrigin", {"repository_origin", "job_name"}),
-    "LoadableTargetOrigin": _loadable_target_origin,
+    "RemoteJobOrigin": _fields("RemoteJobOrigin", {"repository_origin", "job_name"}),
+    "LoadableTargetOrigin": _fields("LoadableTargetOrigin", {"module_name", "working_directory"}),
     "ReconstructableJob": _reconstructable_job,
     "execute_run": _execute_run,
     "UnresolvedAssetJobDefinition": _unresolved_asset_job,
     "InstigatorType": _instigator_type,
-    "RunStepKeyStatsSnapshot": _run_step_stats,
+    "RunStepKeyStatsSnapshot": _fields(
+        "RunStepKeyStatsSnapshot", {"step_key", "start_time", "end_time", "materialization_events"}
+    ),
     "SerializableErrorInfo": _serializable_error,
     "DbIOManager": _db_io_manager,
     "DbClient": _db_client,
     "DbTypeHandler": _db_type_handler,
-    "TableSlice": _table_slice,
+    "TableSlice": _fields("TableSlice", {"table", "schema", "columns", "partition_dimensions"}),
     "TableMetadataSet": _table_metadata_set,
 }
 
