@@ -33,7 +33,7 @@ def read_sql(path: str) -> str:
 SCHEMA_FOLDERS = ("schema", "views")
 
 
-def schema_scripts(root: Path = SQL_ROOT) -> list[Path]:
+def schema_scripts(root: Path) -> list[Path]:
     """The schema's scripts under ROOT, in the order a deploy runs them."""
     return [
         script
@@ -43,7 +43,7 @@ def schema_scripts(root: Path = SQL_ROOT) -> list[Path]:
 
 
 @cache
-def schema_hash(root: Path = SQL_ROOT) -> str:
+def schema_hash(root: Path) -> str:
     """One hash of every schema script's name and text under ROOT: it changes when any does."""
     digest = hashlib.sha256()
     for script in schema_scripts(root):
