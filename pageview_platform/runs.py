@@ -75,10 +75,9 @@ class RunLauncher:
     def __init__(self, instance: DagsterInstance, location: InProcessCodeLocationOrigin) -> None:
         self._instance = instance
         self._location = location
+        target = location.loadable_target_origin
         self._repository = ReconstructableRepository.for_module(
-            DEFINITIONS_MODULE,
-            DEFINITIONS_ATTRIBUTE,
-            working_directory=location.loadable_target_origin.working_directory,
+            target.module_name, DEFINITIONS_ATTRIBUTE, working_directory=target.working_directory
         )
 
     def run(
