@@ -24,7 +24,7 @@ TEST_TMPDIR := $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || ec
 test: $(STAMP) lint  ## the whole suite, as CI runs it (validate included, as a test), on 2 cores
 	TMPDIR=$(TEST_TMPDIR) $(BIN)/pytest -q -n 2 --dist loadgroup
 
-# Every Snowflake test on fakesnow: all nine randomised oracle scenarios (`make test` runs two)
+# Every Snowflake test on fakesnow: all nine randomised oracle scenarios (`make test` runs one)
 # and the repeated scenarios `make test` leaves out (conftest.py's SNOWFLAKE_EXTENDED).
 test-snowflake: $(STAMP)
 	TMPDIR=$(TEST_TMPDIR) ORACLE_SNOWFLAKE_MAX_EXAMPLES=9 $(BIN)/pytest -q -n 2 --dist worksteal -m snowflake
