@@ -27,27 +27,25 @@ FROM core.pageview_fact
 WHERE pageview_hour IN (SELECT DISTINCT pageview_hour FROM load_views)
 GROUP BY pageview_hour;
 
--- The fact's rows that may be one of the load's views: the same user at the same instant, for
--- the load's views inside a span. Matched on the narrow keys, the fact's scan reads no url; the
--- url is compared below, against these few rows only.
+-- The instants at which the fact may hold one of the load's views: those of the load's views
+-- inside a span.
+CREATE OR REPLACE TEMP TABLE known_times AS
+SELECT DISTINCT l.pageview_datetime
+FROM load_views AS l
+JOIN known_spans AS s
+    ON s.pageview_hour = l.pageview_hour
+    AND l.pageview_datetime >= s.first_view
+    AND l.pageview_datetime <= s.last_view;
+
+-- The fact's rows at those instants: the load's known views and a few others, which
+-- merge_changes tells apart on the rest of the identity. Joined on the one narrow column, the
+-- fact's scan drops the other instants' rows before it reads the wider columns (DuckDB pushes a
+-- join's filter into the scan for a one-column key, not for the whole identity's three): 0.7 to
+-- 0.95 s against 1.05 to 1.35 s on a 5.5M-row load at full volume.
 CREATE OR REPLACE TEMP TABLE known_views AS
-WITH candidates AS (
-    SELECT l.pageview_hour, l.user_id, l.pageview_datetime
-    FROM load_views AS l
-    JOIN known_spans AS s
-        ON s.pageview_hour = l.pageview_hour
-        AND l.pageview_datetime >= s.first_view
-        AND l.pageview_datetime <= s.last_view
-)
 SELECT f.pageview_hour, f.user_id, f.url, f.pageview_datetime, f.view_count, f.postcode_at_view
 FROM core.pageview_fact AS f
-WHERE EXISTS (
-    SELECT 1
-    FROM candidates AS c
-    WHERE c.pageview_hour = f.pageview_hour
-        AND c.user_id = f.user_id
-        AND c.pageview_datetime = f.pageview_datetime
-);
+JOIN known_times AS t ON t.pageview_datetime = f.pageview_datetime;
 
 -- What the load adds: new pageviews, and known ones counted higher here. A new pageview
 -- takes the postcode the user had when viewing (before their first snapshot: the first one).
