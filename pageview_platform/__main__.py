@@ -1,5 +1,3 @@
-import sys
+from pageview_platform.cli import entry
 
-from pageview_platform.cli import main
-
-sys.exit(main())
+entry()

@@ -51,6 +51,29 @@ def test_a_bad_date_or_hour_is_refused_before_dagster_is_imported(
     assert not platform.warehouse.exists()
 
 
+def test_the_script_exits_with_mains_code_after_the_atexit_handlers_and_a_flush(
+    platform: Platform,
+) -> None:
+    """entry() skips the interpreter's teardown (os._exit), not what a normal exit does: the
+    atexit handlers run, and what they and main() printed reaches a pipe, where stdout is
+    block-buffered and os._exit alone would drop it."""
+    script = (
+        "import atexit, sys\n"
+        "atexit.register(print, 'an atexit handler ran')\n"
+        "print('printed before main')\n"
+        "sys.argv = ['pageview-platform', 'ingest-pageviews', '--hour', '2024-01-01T25']\n"
+        "from pageview_platform.cli import entry\n"
+        "entry()\n"
+        "print('not reached')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == ["printed before main", "an atexit handler ran"]
+    assert result.stderr.startswith("pageview-platform: --hour")
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     """Every file under FOLDER (the warehouse, its pin, the Dagster instance), by content."""
     return {str(f.relative_to(folder)): f.read_bytes() for f in folder.rglob("*") if f.is_file()}
