@@ -59,7 +59,8 @@ def defs() -> dg.Definitions:
             **warehouse_resources(settings),
             # Where every run that changes the answers publishes them for BI tools (DuckDB only).
             "bi_database": BIDatabase(
-                path=str(settings.bi_duckdb_path) if settings.warehouse == "duckdb" else None
+                path=str(settings.bi_duckdb_path) if settings.warehouse == "duckdb" else None,
+                spare=settings.bi_spare,
             ),
             # The one asset whose result is a small frame (pandas), written by an I/O manager.
             FRAME_IO: frame_io_manager(settings),

@@ -11,6 +11,10 @@ from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# When a publish of the BI database patches the file the last one replaced (the spare) instead
+# of a copy of the published file: when the copy would take longer, always, or never (no spare
+# kept). warehouse/publish.py.
+BI_SPARE_MODES = ("auto", "always", "never")
 
 
 class SettingsError(ValueError):
@@ -113,6 +117,8 @@ class Settings:
     # How many days before the latest users snapshot the current-postcode hourly and daily
     # answers keep (monthly keeps all history): ops.current_postcode_window.
     current_postcode_recent_days: int = 7
+    # When a publish patches the spare BI database file rather than a copy (BI_SPARE_MODES).
+    bi_spare: str = "auto"
     slack_token: str | None = None
     slack_channel: str | None = None
     warehouse: str = "duckdb"
@@ -324,6 +330,7 @@ def get_settings(check_start_date: bool = True) -> Settings:
             "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS",
             env.get("PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS", "7"),
         ),
+        bi_spare=_choice(env, "PAGEVIEW_BI_SPARE", BI_SPARE_MODES, "auto"),
         slack_token=slack_token,
         slack_channel=slack_channel,
         warehouse=warehouse,

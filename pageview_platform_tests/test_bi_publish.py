@@ -346,8 +346,10 @@ def _recorded_publishes() -> Iterator[list[publishing.Publication]]:
     publications: list[publishing.Publication] = []
     real = publishing.publish
 
-    def recording(con: duckdb.DuckDBPyConnection, target: Path) -> publishing.Publication:
-        publications.append(real(con, target))
+    def recording(
+        con: duckdb.DuckDBPyConnection, target: Path, spare: str = "auto"
+    ) -> publishing.Publication:
+        publications.append(real(con, target, spare))
         return publications[-1]
 
     with mock.patch.object(publishing, "publish", recording):
@@ -467,3 +469,121 @@ def test_the_share_of_rows_the_changes_name_decides_between_a_patch_and_a_new_fi
             shared.ingest(("users", t(2, 0).date(), [(n, f"CD{n} 1AB") for n, _ in users]))
         assert [publication.how for publication in publications] == ["patch", "new file"]
         assert published(shared.bi_database) == oracle.expected_views(shared.events)
+
+
+@contextlib.contextmanager
+def _spare_scenario(tmp_path: Path, mode: str) -> Iterator[Scenario]:
+    """A platform publishing with PAGEVIEW_BI_SPARE=MODE, after a snapshot and two loads (a new
+    file, then a patch of a copy, which keeps the file it replaced as the spare). Its files are
+    tiny, where most loads change half of one: every publish after the first patches here."""
+    with (
+        platform_at(tmp_path),
+        mock.patch.dict("os.environ", {"PAGEVIEW_BI_SPARE": mode}),
+        mock.patch.object(publishing, "REWRITE_SHARE", math.inf),
+    ):
+        shared = Scenario(Platform(tmp_path / "warehouse.duckdb"), get_settings().bi_duckdb_path)
+        shared.ingest(("users", t(1, 0).date(), [(n, f"AB{n} 1CD") for n in range(1, 5)]))
+        for hour in (8, 9):
+            shared.ingest(("pageviews", t(1, hour), [(n, "/a", t(1, hour, n)) for n in (1, 2)]))
+        yield shared
+
+
+def _pageviews(hour: int, users: tuple[int, ...] = (1, 2, 3), late: int | None = None):
+    """A load of HOUR on day 1 by USERS, with a late row of user 4's in hour LATE."""
+    rows = [(n, f"/{hour}", t(1, hour, n)) for n in users]
+    return ("pageviews", t(1, hour), rows + ([(4, "/late", t(1, late, 30))] if late else []))
+
+
+def test_a_publish_patches_the_spare_with_the_last_publishs_changes_and_its_own(
+    tmp_path: Path,
+) -> None:
+    with _spare_scenario(tmp_path, "always") as shared:
+        target = shared.bi_database
+        spare = publishing.spare_path(target)
+        with _recorded_publishes() as publications:
+            for event in (_pageviews(10, late=8), _pageviews(11, late=9), _pageviews(12)):
+                shared.ingest(event)
+                # The file at the path is whole and up to date after every publish, and the
+                # spare is the one it replaced.
+                assert published(target) == oracle.expected_views(shared.events)
+                assert spare.exists() and spare.stat().st_ino != target.stat().st_ino
+            shared.ingest(("users", t(2, 0).date(), [(1, "CD1 1AB"), (2, "AB2 1CD")]))
+            assert published(target) == oracle.expected_views(shared.events)
+        assert [(p.how, p.base) for p in publications] == [("patch", "spare")] * 4
+        # Every patch of the spare rewrote the last publish's changes with its own: more rows
+        # than a patch of a copy would have, each read again from the views.
+        assert [f.name for f in target.parent.iterdir() if ".tmp" in f.name] == []
+
+
+def test_a_reader_holding_the_spare_makes_the_publish_copy(tmp_path: Path) -> None:
+    with _spare_scenario(tmp_path, "always") as shared:
+        target = shared.bi_database
+        stop = tmp_path / "stop"
+        # A BI tool that opened the file before the next load, holding it throughout: after
+        # that load's publish its file is the spare, which it must go on reading as it was.
+        held = _state(target)
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(target), str(stop), "held", ",".join(BI_VIEWS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert json.loads(reader.stdout.readline())["row"] == held
+            with _recorded_publishes() as publications:
+                shared.ingest(_pageviews(10, late=8))
+                shared.ingest(_pageviews(11, late=9))
+                # The reader let go: its file, the spare again by now, is patched once more.
+                stop.touch()
+                out, err = reader.communicate(timeout=60)
+                shared.ingest(_pageviews(12, late=10))
+        finally:
+            stop.touch()
+            if reader.poll() is None:
+                reader.kill()
+        # The first load patched the spare (no one held it); the second found the spare held
+        # (the reader's file) and copied; the third patched the spare once the reader closed.
+        assert [(p.how, p.base) for p in publications] == [
+            ("patch", "spare"),
+            ("patch", "copy"),
+            ("patch", "spare"),
+        ]
+        assert reader.returncode == 0, err
+        *reads, reconnected = [json.loads(line) for line in out.splitlines()]
+        assert [read for read in reads if "error" in read] == []
+        assert {tuple(read["row"]) for read in reads} == {tuple(held)}
+        assert reconnected["row"] != held
+        assert published(target) == oracle.expected_views(shared.events)
+
+
+def test_auto_patches_the_spare_only_when_a_copy_would_take_longer(tmp_path: Path) -> None:
+    with _spare_scenario(tmp_path, "auto") as shared:
+        target = shared.bi_database
+        with _recorded_publishes() as publications:
+            # A file of a few hundred kilobytes copies faster than the last changes reapply.
+            shared.ingest(_pageviews(10, late=8))
+            # A copy as slow as a byte a second: the spare.
+            with duckdb.connect(str(shared.platform.warehouse)) as con:
+                con.execute("UPDATE ops.bi_copy_speed SET bytes_per_second = 1")
+            shared.ingest(_pageviews(11, late=9))
+            # A spare of another generation than the one the kept changes start from (a file
+            # restored over it) is not used.
+            publishing.spare_path(target).write_bytes(target.read_bytes())
+            shared.ingest(_pageviews(12, late=10))
+        assert [p.base for p in publications] == ["copy", "spare", "copy"]
+        assert published(target) == oracle.expected_views(shared.events)
+
+
+def test_never_keeps_no_spare(tmp_path: Path) -> None:
+    with _spare_scenario(tmp_path, "always") as shared:
+        target = shared.bi_database
+        assert publishing.spare_path(target).exists()
+        with (
+            mock.patch.dict("os.environ", {"PAGEVIEW_BI_SPARE": "never"}),
+            _recorded_publishes() as publications,
+        ):
+            shared.ingest(_pageviews(10, late=8))
+            shared.ingest(_pageviews(11, late=9))
+        assert [p.base for p in publications] == ["copy", "copy"]
+        assert not publishing.spare_path(target).exists()
+        assert published(target) == oracle.expected_views(shared.events)

@@ -2,7 +2,8 @@
 directly in a scratch warehouse (no loads run): a new file, patches after whole hours changed
 (as a rebuilt load records them), and a patch after a load shaped like a real one (its own hour
 in every postcode and a few late rows in 20 earlier hours), staged as the merge stages its
-deltas and applied and recorded by the writer's own scripts. Prints a table; see
+deltas and applied and recorded by the writer's own scripts; then two more such loads, one
+published from the spare (the file the last publish replaced), one from a copy. Prints a table; see
 docs/performance.md.
 
     python -m pageview_platform.bench.publish --postcodes 1000000 --days 2
@@ -68,7 +69,7 @@ def load(
 
 
 def _row(label: str, publication: Publication) -> str:
-    kind = publication.how
+    kind = f"{publication.how} of a {publication.base}" if publication.base else publication.how
     return (
         f"| {label} | {kind} | {publication.rows_written:,} | {sum(publication.rows.values()):,}"
         f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s"
@@ -111,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(_row("4 hours whole (1% of postcodes)", publish(con, target)))
         recording = load(con, BIDatabase(path=str(target)), last + 1, 20, 100, args.postcodes)
         rows.append(_row("late rows in 20 hours", publish(con, target)))
+        # The next two loads alike, one patching the spare (the file the last publish replaced,
+        # with the last publish's changes and its own), one a copy of the published file.
+        for offset, spare in ((2, "always"), (3, "never")):
+            load(con, BIDatabase(path=str(target)), last + offset, 20, 100, args.postcodes)
+            rows.append(_row("the next load, the same shape", publish(con, target, spare)))
         print("\n".join(rows))
         print(f"recording the load's changes in its transaction: {recording:.2f} s")
         con.close()

@@ -18,6 +18,14 @@ then clears both. So its cost follows what changed, not the history. The file ca
 generation the warehouse also records: a file at the path that is not the last one published
 (deleted, restored, a failed publish's) is written new, as it is when most of it changed (a
 snapshot that moved many users' views), which also compacts it.
+
+The copy grows with history (the hourly answers keep every hour). So the file a publish
+replaces is kept beside it as the spare (`<file>.spare`, a hard link), with the changes that
+publish applied (ops.bi_last_published_*): the next publish may patch the spare with those and
+its own instead of copying, which costs what the changes cost, not the file's size. It does
+when the copy would take longer (the last copy's speed times the file's size, against the
+seconds those changes took to apply), and only when no reader holds the spare (a BI connection
+opened before the last publish): DuckDB's lock refuses the attach, and the publish copies.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import duckdb
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from pageview_platform.settings import BI_SPARE_MODES
 from pageview_platform.warehouse.session import Connection, execute, run_script
 from pageview_platform.warehouse.sql import identifier, read_sql, split_statements
 
@@ -55,6 +64,12 @@ ALIAS = "published"
 REWRITE_SHARE = 0.5
 # How a publish went (Publication.how).
 NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
+# What a patch starts from (Publication.base): a copy of the published file, or the spare.
+COPY, SPARE = "copy", "spare"
+# When a publish patches the spare rather than a copy (BIDatabase.spare, PAGEVIEW_BI_SPARE):
+# when the copy would take longer, always (where one is usable), or never (no spare is kept,
+# which saves its disk: about the file's size).
+SPARE_MODES = BI_SPARE_MODES
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
 # knows which cells and hours to rewrite.
 RECORD_DELTA_CELLS = "publish/record_delta_cells.sql"
@@ -80,6 +95,8 @@ class Publication:
     # Where the seconds went: the copy of the last file, the changed periods and cells
     # rewritten in it (or the new file written), the checkpoint as it is detached, and so on.
     phases: dict[str, float] = field(default_factory=dict)
+    # What a patch started from: a copy of the published file, or the spare ("" otherwise).
+    base: str = ""
 
 
 class Phases:
@@ -102,15 +119,23 @@ def staged_path(target: Path) -> Path:
     return target.with_name(f"{target.name}.{os.getpid()}.tmp")
 
 
-def publish(con: Connection, target: Path) -> Publication:
+def spare_path(target: Path) -> Path:
+    """Where the file the last publish replaced is kept (a hard link to it)."""
+    return target.with_name(f"{target.name}.spare")
+
+
+def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
     """Writes the warehouse's `bi` views, with their comments, into a DuckDB file readable by
-    DuckDB 1.x (a patch of a copy of the last one, or new) and renames it to TARGET; the
-    previous file stays whole if anything fails.
+    DuckDB 1.x (a patch of a copy of the last one or of the spare, or new) and renames it to
+    TARGET; the previous file stays whole if anything fails. SPARE (SPARE_MODES) says when to
+    patch the spare rather than a copy.
 
     CON is the run's connection, outside any transaction: while it holds the warehouse, no
     other process commits, so the file is one committed state, and publishes replace each other
     in the order of those states.
     """
+    if spare not in SPARE_MODES:
+        raise ValueError(f"spare must be one of {SPARE_MODES}, not {spare!r}")
     started = perf_counter()
     phases = Phases()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -123,10 +148,17 @@ def publish(con: Connection, target: Path) -> Publication:
             return Publication(
                 target, current, target.stat().st_size, perf_counter() - started, UNCHANGED, 0
             )
+        copy_speed = None
         try:
             _remove(staged)
+            base = SPARE if _open_spare(con, target, staged, generation, spare, phases) else COPY
+            run_script(con, read_sql("publish/pending.sql"), {"spare": base == SPARE})
             run_script(con, read_sql("publish/changed_periods.sql"), {})
-            written = _patch(con, target, staged, generation, phases)
+            if base == SPARE:
+                written = _patch_attached(con, phases)
+            else:
+                written = _patch(con, target, staged, generation, phases)
+                copy_speed = _copy_speed(target, phases)
             patched = written is not None
             if not patched:
                 with phases.time("new_file"):
@@ -148,18 +180,31 @@ def publish(con: Connection, target: Path) -> Publication:
                 with phases.time("checkpoint"):  # DETACH checkpoints the file
                     con.execute(f"DETACH {ALIAS}")
             with phases.time("rename"):
+                # The file replaced becomes the spare when the changes that bring it up to
+                # date are known (a patch's); no other spare stays.
+                kept = patched and spare != "never" and _keep_as_spare(target)
+                if not kept:
+                    spare_path(target).unlink(missing_ok=True)
                 os.replace(staged, target)
             # The commit may checkpoint the warehouse's write-ahead log (the run's writes).
             with phases.time("record"):
                 run_script(
                     con,
                     read_sql("publish/published.sql"),
-                    {"published_at": published_at, "generation": generation + 1},
+                    {
+                        "published_at": published_at,
+                        "generation": generation + 1,
+                        "kept": kept,
+                        "patch_seconds": phases.seconds.get("periods", 0.0)
+                        + phases.seconds.get("cells", 0.0),
+                        "copy_bytes_per_second": copy_speed,
+                    },
                 )
         finally:
             _remove(staged)
-            con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
-            con.execute("DROP TABLE IF EXISTS temp.bi_view_cells")
+            for table in ("bi_changed_periods", "bi_view_cells", "bi_pending_hours"):
+                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            con.execute("DROP TABLE IF EXISTS temp.bi_pending_cells")
     return Publication(
         target,
         rows,
@@ -168,7 +213,69 @@ def publish(con: Connection, target: Path) -> Publication:
         PATCH if patched else NEW_FILE,
         written if patched else sum(rows.values()),
         phases.seconds,
+        base if patched else "",
     )
+
+
+def _open_spare(
+    con: Connection, target: Path, staged: Path, generation: int, mode: str, phases: Phases
+) -> bool:
+    """Moves the spare to STAGED and attaches it when it is worth patching (MODE, the costs
+    recorded: spare.sql) and usable: one generation behind the published file, whose changes
+    since are kept, and held by no reader. Returns whether it did; when not, nothing is
+    attached and no spare is left at STAGED."""
+    spare = spare_path(target)
+    if mode == "never" or not generation or not spare.exists() or not target.exists():
+        return False
+    held, patch_seconds, bytes_per_second = execute(
+        con, read_sql("publish/spare.sql"), {}
+    ).fetchone()
+    if held != generation - 1:
+        return False
+    if mode == "auto" and (
+        not bytes_per_second or target.stat().st_size / bytes_per_second <= patch_seconds
+    ):
+        return False
+    with phases.time("spare"):
+        try:
+            os.replace(spare, staged)
+            _attach(con, staged)
+        except (OSError, duckdb.Error):  # gone, or held by a reader: its lock refuses us
+            _remove(staged)
+            return False
+        try:
+            (in_file,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
+        except duckdb.Error:  # not a file this publisher wrote
+            in_file = None
+        if in_file != held:
+            con.execute(f"DETACH {ALIAS}")
+            _remove(staged)
+            return False
+    return True
+
+
+def _keep_as_spare(target: Path) -> bool:
+    """Links the file at TARGET, about to be replaced, as the spare; whether it could (no
+    file, or a file system without hard links: no spare)."""
+    spare = spare_path(target)
+    linked = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    try:
+        linked.unlink(missing_ok=True)
+        os.link(target, linked)
+        os.replace(linked, spare)
+    except OSError:
+        linked.unlink(missing_ok=True)
+        spare.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _copy_speed(target: Path, phases: Phases) -> float | None:
+    """The bytes a second this publish's copy of TARGET ran at (None when it made none)."""
+    seconds = phases.seconds.get("copy")
+    if not seconds or not target.exists():
+        return None
+    return target.stat().st_size / seconds
 
 
 def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int] | None:
@@ -215,11 +322,21 @@ def _patch(
         _remove(staged)
         return None
     try:
-        try:
-            (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
-        except duckdb.Error:  # no publication table, or one without a generation
-            held = None
-        if held == generation and _changed_share(con) <= REWRITE_SHARE:
+        (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
+    except duckdb.Error:  # no publication table, or one without a generation
+        held = None
+    if held != generation:
+        con.execute(f"DETACH {ALIAS}")
+        return None
+    return _patch_attached(con, phases)
+
+
+def _patch_attached(con: Connection, phases: Phases) -> int | None:
+    """Rewrites the pending periods and cells in the attached file (a copy of the published
+    one, or the spare); returns the rows it wrote, or None, detached, when most of it changed
+    and a new file costs less."""
+    try:
+        if _changed_share(con) <= REWRITE_SHARE:
             return _patch_tables(con, phases)
     except Exception:
         con.execute(f"DETACH {ALIAS}")
@@ -321,6 +438,12 @@ class BIDatabase(ConfigurableResource):
     path: str | None = Field(
         default=None, description="The published BI database file; unset on Snowflake."
     )
+    spare: str = Field(
+        default="auto",
+        description="When a publish patches the file the last one replaced instead of a copy"
+        " of the published file: auto (when the copy would take longer), always, or never (no"
+        " spare file kept).",
+    )
 
     def after_deltas(self) -> tuple[str, ...]:
         """The scripts a writer runs after apply_aggregate_deltas.sql, in its transaction."""
@@ -339,4 +462,4 @@ class BIDatabase(ConfigurableResource):
         """Publishes what CON's warehouse holds now (None on Snowflake, where nothing is)."""
         if self.path is None:
             return None
-        return publish(con, Path(self.path))
+        return publish(con, Path(self.path), self.spare)

@@ -1,6 +1,6 @@
 -- The first and last period of the cells of one published table (the $grain answer by
--- $answer) that changed since the last publish (none: NULL): an hour's cell
--- (ops.bi_unpublished_cells) names its hour, day and month, a month's cell its month alone.
+-- $answer) that this publish rewrites (none: NULL): an hour's cell (temp.bi_pending_cells,
+-- pending.sql) names its hour, day and month, a month's cell its month alone.
 SELECT
     CAST(
         date_trunc(
@@ -14,5 +14,5 @@ SELECT
             max(period_start)
         ) AS TIMESTAMP
     )
-FROM ops.bi_unpublished_cells
+FROM temp.bi_pending_cells
 WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly');

@@ -1,8 +1,9 @@
--- The periods of each published table that the hours changed since the last publish reach:
--- the hour itself, its day and its month, in the answer that changed.
+-- The periods of each published table that the hours this publish rewrites whole reach
+-- (temp.bi_pending_hours, pending.sql): the hour itself, its day and its month, in the answer
+-- that changed.
 CREATE OR REPLACE TEMP TABLE bi_changed_periods AS
 WITH hours AS (
-    SELECT DISTINCT answer, pageview_hour FROM ops.bi_unpublished_hours
+    SELECT DISTINCT answer, pageview_hour FROM temp.bi_pending_hours
 ),
 periods AS (
     SELECT answer, 'hourly' AS grain, pageview_hour AS period_start FROM hours

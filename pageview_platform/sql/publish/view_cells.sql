@@ -1,6 +1,6 @@
--- The cells of one published table ({table}: the $grain answer by $answer) that changed since
--- the last publish: an hour's cell (ops.bi_unpublished_cells) names its hour, day and month for
--- its postcode, a month's cell its month alone. $first and $last are their first and last
+-- The cells of one published table ({table}: the $grain answer by $answer) that this publish
+-- rewrites: an hour's cell (temp.bi_pending_cells, pending.sql) names its hour, day and month
+-- for its postcode, a month's cell its month alone. $first and $last are their first and last
 -- period.
 
 -- Each cell once, as a period of this table and a postcode.
@@ -13,7 +13,7 @@ SELECT DISTINCT
         ) AS TIMESTAMP
     ) AS period_start,
     postcode
-FROM ops.bi_unpublished_cells
+FROM temp.bi_pending_cells
 WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly');
 
 -- A period in which the cells are at least half the rows the file holds (a period it does not

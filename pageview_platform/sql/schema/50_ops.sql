@@ -110,6 +110,32 @@ CREATE TABLE IF NOT EXISTS ops.bi_unpublished_cells (
     period_start TIMESTAMP NOT NULL,
     postcode VARCHAR NOT NULL
 );
+-- DuckDB: the hours and cells the last publish applied when it patched (copies of
+-- ops.bi_unpublished_hours and ops.bi_unpublished_cells as they were), kept so the next publish
+-- can bring the file it replaced (the spare, `<file>.spare`) up to date instead of copying the
+-- published file, whose size grows with history (warehouse/publish.py).
+CREATE TABLE IF NOT EXISTS ops.bi_last_published_hours (
+    answer VARCHAR NOT NULL,
+    pageview_hour TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ops.bi_last_published_cells (
+    answer VARCHAR NOT NULL,
+    grain VARCHAR NOT NULL,
+    period_start TIMESTAMP NOT NULL,
+    postcode VARCHAR NOT NULL
+);
+-- DuckDB: the spare BI database file (one row, none when there is no usable one): its
+-- generation, which the changes kept above bring to the published one, and the seconds the
+-- publish that kept them took to apply them, against which the next publish weighs a copy.
+CREATE TABLE IF NOT EXISTS ops.bi_spare (
+    generation BIGINT NOT NULL,
+    patch_seconds DOUBLE NOT NULL
+);
+-- DuckDB: how fast the last copy of the published BI database ran (one row), to estimate the
+-- next copy's seconds from the file's size.
+CREATE TABLE IF NOT EXISTS ops.bi_copy_speed (
+    bytes_per_second DOUBLE NOT NULL
+);
 -- DuckDB: the generation of the BI database file last published (one row). A file at the path
 -- holding another generation (older, restored, written from another warehouse) is written new.
 CREATE TABLE IF NOT EXISTS ops.bi_publication (
