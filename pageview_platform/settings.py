@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# When a publish of the BI database patches the file the last one replaced (the spare) instead
-# of a copy of the published file: when the copy would take longer, always, or never (no spare
-# kept). warehouse/publish.py.
-BI_SPARE_MODES = ("auto", "always", "never")
+# Whether a publish of the BI database keeps the file it replaces (the spare) and patches it
+# instead of a copy of the published file, where it can (on), or copies and keeps no spare
+# (off). warehouse/publish.py.
+BI_SPARE_MODES = ("on", "off")
 
 
 class SettingsError(ValueError):
@@ -117,8 +117,8 @@ class Settings:
     # How many days before the latest users snapshot the current-postcode hourly and daily
     # answers keep (monthly keeps all history): ops.current_postcode_window.
     current_postcode_recent_days: int = 7
-    # When a publish patches the spare BI database file rather than a copy (BI_SPARE_MODES).
-    bi_spare: str = "auto"
+    # Whether a publish patches the spare BI database file rather than a copy (BI_SPARE_MODES).
+    bi_spare: str = "on"
     slack_token: str | None = None
     slack_channel: str | None = None
     warehouse: str = "duckdb"
@@ -330,7 +330,7 @@ def get_settings(check_start_date: bool = True) -> Settings:
             "PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS",
             env.get("PAGEVIEW_CURRENT_POSTCODE_RECENT_DAYS", "7"),
         ),
-        bi_spare=_choice(env, "PAGEVIEW_BI_SPARE", BI_SPARE_MODES, "auto"),
+        bi_spare=_choice(env, "PAGEVIEW_BI_SPARE", BI_SPARE_MODES, "on"),
         slack_token=slack_token,
         slack_channel=slack_channel,
         warehouse=warehouse,

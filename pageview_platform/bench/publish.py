@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(_row("late rows in 20 hours", publish(con, target)))
         # The next two loads alike, one patching the spare (the file the last publish replaced,
         # with the last publish's changes and its own), one a copy of the published file.
-        for offset, spare in ((2, "always"), (3, "never")):
+        for offset, spare in ((2, "on"), (3, "off")):
             load(con, BIDatabase(path=str(target)), last + offset, 20, 100, args.postcodes)
             rows.append(_row("the next load, the same shape", publish(con, target, spare)))
         print("\n".join(rows))

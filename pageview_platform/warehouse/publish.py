@@ -19,13 +19,12 @@ generation the warehouse also records: a file at the path that is not the last o
 (deleted, restored, a failed publish's) is written new, as it is when most of it changed (a
 snapshot that moved many users' views), which also compacts it.
 
-The copy grows with history (the hourly answers keep every hour). So the file a publish
-replaces is kept beside it as the spare (`<file>.spare`, a hard link), with the changes that
-publish applied (ops.bi_last_published_*): the next publish may patch the spare with those and
-its own instead of copying, which costs what the changes cost, not the file's size. It does
-when the copy would take longer (the last copy's speed times the file's size, against the
-seconds those changes took to apply), and only when no reader holds the spare (a BI connection
-opened before the last publish): DuckDB's lock refuses the attach, and the publish copies.
+The copy grows with history (the hourly answers keep every hour). So the file a patch replaces
+is kept beside it as the spare (`<file>.spare`, a hard link), with the changes that patch
+applied (ops.bi_last_published_*): the next publish patches the spare with those and its own
+instead of copying, which costs what the last two runs changed, not the file's size. Not when
+a reader holds the spare (a BI connection opened before the last publish): DuckDB's lock
+refuses the attach, and the publish copies.
 """
 
 from __future__ import annotations
@@ -66,9 +65,9 @@ REWRITE_SHARE = 0.5
 NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # What a patch starts from (Publication.base): a copy of the published file, or the spare.
 COPY, SPARE = "copy", "spare"
-# When a publish patches the spare rather than a copy (BIDatabase.spare, PAGEVIEW_BI_SPARE):
-# when the copy would take longer, always (where one is usable), or never (no spare is kept,
-# which saves its disk: about the file's size).
+# Whether a publish keeps a spare and patches it where it can (on), or copies the published file
+# and keeps none (off: saves the spare's disk, about the file's size). BIDatabase.spare,
+# PAGEVIEW_BI_SPARE.
 SPARE_MODES = BI_SPARE_MODES
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
 # knows which cells and hours to rewrite.
@@ -124,11 +123,11 @@ def spare_path(target: Path) -> Path:
     return target.with_name(f"{target.name}.spare")
 
 
-def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
+def publish(con: Connection, target: Path, spare: str = "on") -> Publication:
     """Writes the warehouse's `bi` views, with their comments, into a DuckDB file readable by
     DuckDB 1.x (a patch of a copy of the last one or of the spare, or new) and renames it to
-    TARGET; the previous file stays whole if anything fails. SPARE (SPARE_MODES) says when to
-    patch the spare rather than a copy.
+    TARGET; the previous file stays whole if anything fails. SPARE (SPARE_MODES) says whether to
+    keep and patch the spare.
 
     CON is the run's connection, outside any transaction: while it holds the warehouse, no
     other process commits, so the file is one committed state, and publishes replace each other
@@ -148,7 +147,6 @@ def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
             return Publication(
                 target, current, target.stat().st_size, perf_counter() - started, UNCHANGED, 0
             )
-        copy_speed = None
         try:
             _remove(staged)
             base = SPARE if _open_spare(con, target, staged, generation, spare, phases) else COPY
@@ -158,7 +156,6 @@ def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
                 written = _patch_attached(con, phases)
             else:
                 written = _patch(con, target, staged, generation, phases)
-                copy_speed = _copy_speed(target, phases)
             patched = written is not None
             if not patched:
                 with phases.time("new_file"):
@@ -182,7 +179,7 @@ def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
             with phases.time("rename"):
                 # The file replaced becomes the spare when the changes that bring it up to
                 # date are known (a patch's); no other spare stays.
-                kept = patched and spare != "never" and _keep_as_spare(target)
+                kept = patched and spare == "on" and _keep_as_spare(target)
                 if not kept:
                     spare_path(target).unlink(missing_ok=True)
                 os.replace(staged, target)
@@ -191,14 +188,7 @@ def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
                 run_script(
                     con,
                     read_sql("publish/published.sql"),
-                    {
-                        "published_at": published_at,
-                        "generation": generation + 1,
-                        "kept": kept,
-                        "patch_seconds": phases.seconds.get("periods", 0.0)
-                        + phases.seconds.get("cells", 0.0),
-                        "copy_bytes_per_second": copy_speed,
-                    },
+                    {"published_at": published_at, "generation": generation + 1, "kept": kept},
                 )
         finally:
             _remove(staged)
@@ -220,21 +210,15 @@ def publish(con: Connection, target: Path, spare: str = "auto") -> Publication:
 def _open_spare(
     con: Connection, target: Path, staged: Path, generation: int, mode: str, phases: Phases
 ) -> bool:
-    """Moves the spare to STAGED and attaches it when it is worth patching (MODE, the costs
-    recorded: spare.sql) and usable: one generation behind the published file, whose changes
-    since are kept, and held by no reader. Returns whether it did; when not, nothing is
-    attached and no spare is left at STAGED."""
+    """Moves the spare to STAGED and attaches it when MODE keeps one and it is usable: one
+    generation behind the published file (as the warehouse records it, spare.sql, and as the
+    file itself says), with the changes since kept, and held by no reader. Returns whether it
+    did; when not, nothing is attached and no spare is left at STAGED."""
     spare = spare_path(target)
-    if mode == "never" or not generation or not spare.exists() or not target.exists():
+    if mode != "on" or not generation or not spare.exists():
         return False
-    held, patch_seconds, bytes_per_second = execute(
-        con, read_sql("publish/spare.sql"), {}
-    ).fetchone()
+    (held,) = execute(con, read_sql("publish/spare.sql"), {}).fetchone()
     if held != generation - 1:
-        return False
-    if mode == "auto" and (
-        not bytes_per_second or target.stat().st_size / bytes_per_second <= patch_seconds
-    ):
         return False
     with phases.time("spare"):
         try:
@@ -268,14 +252,6 @@ def _keep_as_spare(target: Path) -> bool:
         spare.unlink(missing_ok=True)
         return False
     return True
-
-
-def _copy_speed(target: Path, phases: Phases) -> float | None:
-    """The bytes a second this publish's copy of TARGET ran at (None when it made none)."""
-    seconds = phases.seconds.get("copy")
-    if not seconds or not target.exists():
-        return None
-    return target.stat().st_size / seconds
 
 
 def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int] | None:
@@ -439,10 +415,10 @@ class BIDatabase(ConfigurableResource):
         default=None, description="The published BI database file; unset on Snowflake."
     )
     spare: str = Field(
-        default="auto",
-        description="When a publish patches the file the last one replaced instead of a copy"
-        " of the published file: auto (when the copy would take longer), always, or never (no"
-        " spare file kept).",
+        default="on",
+        description="on: a publish keeps the file it replaces and patches it next time instead"
+        " of copying the published file, whose size grows with history; off: it copies and"
+        " keeps no spare file.",
     )
 
     def after_deltas(self) -> tuple[str, ...]:

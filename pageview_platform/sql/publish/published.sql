@@ -13,10 +13,7 @@ SELECT answer, pageview_hour FROM ops.bi_unpublished_hours WHERE $kept;
 INSERT INTO ops.bi_last_published_cells
 SELECT answer, grain, period_start, postcode FROM ops.bi_unpublished_cells WHERE $kept;
 INSERT INTO ops.bi_spare
-SELECT $generation - 1, $patch_seconds WHERE $kept;
-DELETE FROM ops.bi_copy_speed WHERE $copy_bytes_per_second IS NOT NULL;
-INSERT INTO ops.bi_copy_speed
-SELECT $copy_bytes_per_second WHERE $copy_bytes_per_second IS NOT NULL;
+SELECT $generation - 1 WHERE $kept;
 DELETE FROM ops.bi_unpublished_hours;
 DELETE FROM ops.bi_unpublished_cells;
 DELETE FROM ops.bi_publication;

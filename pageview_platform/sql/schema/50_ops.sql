@@ -124,17 +124,10 @@ CREATE TABLE IF NOT EXISTS ops.bi_last_published_cells (
     period_start TIMESTAMP NOT NULL,
     postcode VARCHAR NOT NULL
 );
--- DuckDB: the spare BI database file (one row, none when there is no usable one): its
--- generation, which the changes kept above bring to the published one, and the seconds the
--- publish that kept them took to apply them, against which the next publish weighs a copy.
+-- DuckDB: the generation of the spare BI database file, which the changes kept above bring to
+-- the published one (one row; none when there is no usable spare).
 CREATE TABLE IF NOT EXISTS ops.bi_spare (
-    generation BIGINT NOT NULL,
-    patch_seconds DOUBLE NOT NULL
-);
--- DuckDB: how fast the last copy of the published BI database ran (one row), to estimate the
--- next copy's seconds from the file's size.
-CREATE TABLE IF NOT EXISTS ops.bi_copy_speed (
-    bytes_per_second DOUBLE NOT NULL
+    generation BIGINT NOT NULL
 );
 -- DuckDB: the generation of the BI database file last published (one row). A file at the path
 -- holding another generation (older, restored, written from another warehouse) is written new.
