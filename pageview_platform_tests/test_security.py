@@ -35,6 +35,8 @@ ALLOWED = {
     ("warehouse/publish.py", "publish"): "the ALIAS constant",
     ("warehouse/publish.py", "_attach"): "ALIAS and STORAGE_VERSION constants, bound path",
     ("warehouse/publish.py", "_patch"): "the ALIAS constant",
+    ("warehouse/publish.py", "_patch_attached"): "the ALIAS constant",
+    ("warehouse/publish.py", "_open_spare"): "the ALIAS constant",
     ("warehouse/publish.py", "_unchanged"): "the ALIAS constant, bound path",
     ("warehouse/publish.py", "_patch_tables"): "table names from BI_VIEWS via identifier()",
     ("warehouse/publish.py", "_count_rows"): "table names from BI_VIEWS via identifier()",

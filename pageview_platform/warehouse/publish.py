@@ -192,8 +192,9 @@ def publish(con: Connection, target: Path, spare: str = "on") -> Publication:
                 )
         finally:
             _remove(staged)
-            for table in ("bi_changed_periods", "bi_view_cells", "bi_pending_hours"):
-                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            con.execute("DROP TABLE IF EXISTS temp.bi_changed_periods")
+            con.execute("DROP TABLE IF EXISTS temp.bi_view_cells")
+            con.execute("DROP TABLE IF EXISTS temp.bi_pending_hours")
             con.execute("DROP TABLE IF EXISTS temp.bi_pending_cells")
     return Publication(
         target,
