@@ -23,8 +23,9 @@ def publish_bi_database(
     holds the warehouse no other process commits, so the file is that one committed state."""
     publication = bi_database.publish(con)
     if publication is not None:
+        how = publication.how + (f" of the {publication.base}" if publication.base else "")
         log.info(
-            f"published {publication.path} ({publication.size_bytes} bytes, {publication.how},"
+            f"published {publication.path} ({publication.size_bytes} bytes, {how},"
             f" {publication.rows_written} rows written) in {publication.seconds:.2f} s"
         )
     return [
@@ -44,6 +45,9 @@ def publication_metadata(publication: Publication | None, view: str) -> dict[str
         "seconds_publish": round(publication.seconds, 3),
         # A copy of the last file with the changed periods rewritten, a new file, or unchanged.
         "publish": publication.how,
+        # What a patch started from: a copy of the published file, or the spare (the file the
+        # last publish replaced, when no reader held it).
+        **({"publish_from": publication.base} if publication.base else {}),
         "rows_written": publication.rows_written,
         # Where the publish's seconds went (the bench reads `seconds_*` as a step's parts).
         **{f"seconds_publish.{phase}": round(s, 3) for phase, s in publication.phases.items()},
