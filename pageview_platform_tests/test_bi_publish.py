@@ -513,8 +513,7 @@ def test_a_publish_patches_the_spare_with_the_last_publishs_changes_and_its_own(
             shared.ingest(("users", t(2, 0).date(), [(1, "CD1 1AB"), (2, "AB2 1CD")]))
             assert published(target) == oracle.expected_views(shared.events)
         assert [(p.how, p.base) for p in publications] == [("patch", "spare")] * 4
-        # Every patch of the spare rewrote the last publish's changes with its own: more rows
-        # than a patch of a copy would have, each read again from the views.
+        # No staged file is left behind.
         assert [f.name for f in target.parent.iterdir() if ".tmp" in f.name] == []
 
 
