@@ -23,9 +23,9 @@ def publish_bi_database(
     holds the warehouse no other process commits, so the file is that one committed state."""
     publication = bi_database.publish(con)
     if publication is not None:
-        how = publication.how + (f" of the {publication.base}" if publication.base else "")
         log.info(
-            f"published {publication.path} ({publication.size_bytes} bytes, {how},"
+            f"published {publication.path} ({publication.size_bytes} bytes,"
+            f" {publication.described},"
             f" {publication.rows_written} rows written) in {publication.seconds:.2f} s"
         )
     return [

@@ -69,9 +69,9 @@ def load(
 
 
 def _row(label: str, publication: Publication) -> str:
-    kind = f"{publication.how} of a {publication.base}" if publication.base else publication.how
     return (
-        f"| {label} | {kind} | {publication.rows_written:,} | {sum(publication.rows.values()):,}"
+        f"| {label} | {publication.described} | {publication.rows_written:,}"
+        f" | {sum(publication.rows.values()):,}"
         f" | {publication.size_bytes / 2**20:,.0f} MiB | {publication.seconds:.2f} s"
         f" | {_phases(publication)} |"
     )

@@ -65,10 +65,6 @@ REWRITE_SHARE = 0.5
 NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # What a patch starts from (Publication.base): a copy of the published file, or the spare.
 COPY, SPARE = "copy", "spare"
-# Whether a publish keeps a spare and patches it where it can (on), or copies the published file
-# and keeps none (off: saves the spare's disk, about the file's size). BIDatabase.spare,
-# PAGEVIEW_BI_SPARE.
-SPARE_MODES = BI_SPARE_MODES
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
 # knows which cells and hours to rewrite.
 RECORD_DELTA_CELLS = "publish/record_delta_cells.sql"
@@ -96,6 +92,11 @@ class Publication:
     phases: dict[str, float] = field(default_factory=dict)
     # What a patch started from: a copy of the published file, or the spare ("" otherwise).
     base: str = ""
+
+    @property
+    def described(self) -> str:
+        """How it went, and a patch's base: "patch of the spare", "new file", ..."""
+        return f"{self.how} of the {self.base}" if self.base else self.how
 
 
 class Phases:
@@ -126,15 +127,15 @@ def spare_path(target: Path) -> Path:
 def publish(con: Connection, target: Path, spare: str = "on") -> Publication:
     """Writes the warehouse's `bi` views, with their comments, into a DuckDB file readable by
     DuckDB 1.x (a patch of a copy of the last one or of the spare, or new) and renames it to
-    TARGET; the previous file stays whole if anything fails. SPARE (SPARE_MODES) says whether to
+    TARGET; the previous file stays whole if anything fails. SPARE (BI_SPARE_MODES) says whether to
     keep and patch the spare.
 
     CON is the run's connection, outside any transaction: while it holds the warehouse, no
     other process commits, so the file is one committed state, and publishes replace each other
     in the order of those states.
     """
-    if spare not in SPARE_MODES:
-        raise ValueError(f"spare must be one of {SPARE_MODES}, not {spare!r}")
+    if spare not in BI_SPARE_MODES:
+        raise ValueError(f"spare must be one of {BI_SPARE_MODES}, not {spare!r}")
     started = perf_counter()
     phases = Phases()
     target.parent.mkdir(parents=True, exist_ok=True)
