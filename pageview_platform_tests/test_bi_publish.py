@@ -164,12 +164,23 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
             "SELECT (SELECT count(*) FROM ops.bi_unpublished_hours),"
             " (SELECT count(*) FROM ops.bi_unpublished_cells)"
         )
+        compression = "SELECT current_setting('disabled_compression_methods')"
+        while_writing = []
+
+        def disk_full(con: duckdb.DuckDBPyConnection) -> list[str]:
+            while_writing.append(con.execute(compression).fetchone()[0])
+            raise RuntimeError("disk full")
+
         with (
-            mock.patch.object(publishing, "_comments", side_effect=RuntimeError("disk full")),
+            mock.patch.object(publishing, "_comments", side_effect=disk_full),
             pytest.raises(RuntimeError, match="disk full"),
         ):
             publish(con, target)
         assert target.read_bytes() == before
+        # The file was written without trying dictionary compression, and the instance's
+        # setting is back to its default for the warehouse's own writes.
+        assert [method.lower() for method in while_writing] == ["dictionary"]
+        assert con.execute(compression).fetchone() == ("",)
         assert sorted(f.name for f in target.parent.iterdir() if ".tmp" in f.name) == []
         # The failed publish let go of what it attached, and both are still to publish.
         assert con.execute(pending).fetchone() == (1, 1)
