@@ -17,25 +17,28 @@ FROM core.pageviews_extract_checked
 WHERE load_hour = $start AND reject_reason IS NULL
 GROUP BY user_id, url, pageview_datetime;
 
--- Where in each of the load's hours the fact already has views: its first and last view time.
--- Only a view inside that span can be one the fact holds (the previous hour's last minutes, the
--- first minutes of this hour an earlier load caught, late rows); every other view of the load
--- is new for certain and is never looked up. Two narrow columns of the load's hours are read.
+-- Where in the load's own hour and its neighbours the fact already has views: its first and
+-- last view time. Only a view inside that span can be one the fact holds (the previous hour's
+-- last minutes, the first minutes of this hour an earlier load caught); every other view of
+-- those hours is new for certain and is never looked up. Two narrow columns of three hours are
+-- read. An earlier hour's rows are late rows, all looked up: the fact holds the whole of such
+-- an hour, so its span would let nearly all of them through, and reading it cost a second a
+-- load at full volume (the late rows reach back a day).
 CREATE OR REPLACE TEMP TABLE known_spans AS
 SELECT pageview_hour, min(pageview_datetime) AS first_view, max(pageview_datetime) AS last_view
 FROM core.pageview_fact
-WHERE pageview_hour IN (SELECT DISTINCT pageview_hour FROM load_views)
+WHERE pageview_hour >= $start - INTERVAL 1 HOUR
+    AND pageview_hour IN (SELECT DISTINCT pageview_hour FROM load_views)
 GROUP BY pageview_hour;
 
--- The instants at which the fact may hold one of the load's views: those of the load's views
--- inside a span.
+-- The instants at which the fact may hold one of the load's views: those of the load's late
+-- rows, and those of its other views inside a span.
 CREATE OR REPLACE TEMP TABLE known_times AS
 SELECT DISTINCT l.pageview_datetime
 FROM load_views AS l
-JOIN known_spans AS s
-    ON s.pageview_hour = l.pageview_hour
-    AND l.pageview_datetime >= s.first_view
-    AND l.pageview_datetime <= s.last_view;
+LEFT JOIN known_spans AS s ON s.pageview_hour = l.pageview_hour
+WHERE l.pageview_hour < $start - INTERVAL 1 HOUR
+    OR (l.pageview_datetime >= s.first_view AND l.pageview_datetime <= s.last_view);
 
 -- The fact's users at those instants: two narrow columns. Joined on the one column, the
 -- fact's scan drops the other instants' rows early (DuckDB pushes a join's filter into the scan
