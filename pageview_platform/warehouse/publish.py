@@ -250,11 +250,7 @@ def _open_spare(
         except (OSError, duckdb.Error):  # gone, or held by a reader: its lock refuses us
             _remove(staged)
             return False
-        try:
-            (in_file,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
-        except duckdb.Error:  # not a file this publisher wrote
-            in_file = None
-        if in_file != held:
+        if _attached_generation(con) != held:
             con.execute(f"DETACH {ALIAS}")
             _remove(staged)
             return False
@@ -287,11 +283,10 @@ def _unchanged(con: Connection, target: Path, generation: int) -> dict[str, int]
     except duckdb.Error:
         return None
     try:
-        (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
-        if held != generation:
+        if _attached_generation(con) != generation:
             return None
         return _count_rows(con)
-    except duckdb.Error:  # not a file this publisher wrote
+    except duckdb.Error:  # its tables are not the published ones
         return None
     finally:
         con.execute(f"DETACH {ALIAS}")
@@ -320,14 +315,20 @@ def _patch(
     except duckdb.Error:  # not a DuckDB file we can open: write a new one
         _remove(staged)
         return None
-    try:
-        (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
-    except duckdb.Error:  # no publication table, or one without a generation
-        held = None
-    if held != generation:
+    if _attached_generation(con) != generation:
         con.execute(f"DETACH {ALIAS}")
         return None
     return _patch_attached(con, phases)
+
+
+def _attached_generation(con: Connection) -> int | None:
+    """The generation the file attached as ALIAS says it is, or None when it is not a file this
+    publisher wrote (no publication table, or one without a generation)."""
+    try:
+        (held,) = execute(con, read_sql("publish/file_generation.sql"), {}).fetchone()
+    except duckdb.Error:
+        return None
+    return held
 
 
 def _patch_attached(con: Connection, phases: Phases) -> int | None:
