@@ -41,6 +41,7 @@ from pageview_platform.assets.snapshot_holds import (
     Verdict,
     not_empty,
     not_shrunk,
+    previous_users,
 )
 from pageview_platform.settings import Settings
 from pageview_platform.warehouse.session import Connection, WarehouseResource, execute
@@ -75,6 +76,8 @@ _SNAPSHOT_ROWS = """
 SELECT count(*) AS snapshot_rows FROM raw.users_extract WHERE snapshot_date = $start
 """
 
+# The accepted snapshot's users are counted; the previous one's are read as its capture
+# recorded them (snapshot_holds.previous_users counts them when it recorded none).
 _SNAPSHOT_USERS_AND_PREVIOUS = """
 WITH previous AS (
     SELECT max(snapshot_date) AS snapshot_date FROM raw.users_extract WHERE snapshot_date < $start
@@ -82,11 +85,9 @@ WITH previous AS (
 SELECT
     (SELECT count(DISTINCT id) FROM raw.users_extract WHERE snapshot_date = $start) AS users,
     p.snapshot_date AS previous_snapshot_date,
-    (
-        SELECT count(DISTINCT id) FROM raw.users_extract AS r
-        WHERE r.snapshot_date = p.snapshot_date
-    ) AS previous_users
+    u.users AS previous_users
 FROM previous AS p
+LEFT JOIN ops.users_snapshot_users AS u ON u.snapshot_date = p.snapshot_date
 """
 
 
@@ -434,12 +435,12 @@ def build_asset_checks(partitions: Partitions, settings: Settings) -> list[Asset
     ) -> AssetCheckResult:
         """The accepted snapshot has at most PAGEVIEW_MAX_SNAPSHOT_SHRINK fewer users than the
         latest accepted one before it (the capture holds a partial extract aside)."""
-        row = _row(warehouse, _SNAPSHOT_USERS_AND_PREVIOUS, _one_load_window(context))
+        with warehouse.connection() as con:
+            row = _fetch_row(con, _SNAPSHOT_USERS_AND_PREVIOUS, _one_load_window(context))
+            previous_date = row["previous_snapshot_date"]
+            previous = previous_users(con, previous_date, row["previous_users"])
         return _snapshot_verdict(
-            context,
-            not_shrunk(
-                row["users"], row["previous_snapshot_date"], row["previous_users"], max_shrink
-            ),
+            context, not_shrunk(row["users"], previous_date, previous, max_shrink)
         )
 
     return [

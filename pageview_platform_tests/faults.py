@@ -51,6 +51,7 @@ STEP_TABLES = (
     "core.users_quarantine",
     "core.pageviews_quarantine",
     "ops.users_snapshot_captures",
+    "ops.users_snapshot_users",
     "ops.pageview_load_captures",
     "ops.pageview_load_hours",
 )

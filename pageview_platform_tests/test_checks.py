@@ -588,6 +588,67 @@ def test_shrink_threshold_comes_from_the_environment(
     assert check_partition(key, DAY_2).passed
 
 
+def test_each_accepted_snapshot_records_its_distinct_users(platform: Platform) -> None:
+    """Counted here in Python from the captured rows, apart from the capture's SQL."""
+    raw = platform.query("SELECT snapshot_date, id FROM raw.users_extract")
+    want = {}
+    for snapshot_date, user_id in raw:
+        if user_id is not None:
+            want.setdefault(snapshot_date, set()).add(user_id)
+    recorded = platform.query("SELECT snapshot_date, users FROM ops.users_snapshot_users")
+    assert sorted(recorded) == sorted((d, len(ids)) for d, ids in want.items())
+    # Raw holds the rows verbatim: day 1's rows with a blank or no postcode count, one without
+    # an id does not.
+    assert [users for _, users in sorted(recorded)] == [22, 22]
+
+
+def test_the_shrink_check_reads_the_previous_snapshots_users_as_recorded(
+    platform: Platform,
+) -> None:
+    """The previous snapshot's users come from its capture's record, not a second count of its
+    rows; a snapshot captured before the record existed is counted."""
+    key = _key(RAW_USERS, checks.SNAPSHOT_NOT_SHRUNK)
+    corrupt(
+        platform,
+        "UPDATE ops.users_snapshot_users SET users = 100 WHERE snapshot_date = '2024-01-02'",
+    )
+    evaluation = check_partition(key, DAY_2)
+    assert not evaluation.passed
+    assert (metadata(evaluation)["users"], metadata(evaluation)["previous_users"]) == (22, 100)
+
+    corrupt(platform, "DELETE FROM ops.users_snapshot_users")
+    evaluation = check_partition(key, DAY_2)
+    assert evaluation.passed
+    assert metadata(evaluation)["previous_users"] == 22
+
+
+def test_the_capture_guard_reads_the_previous_snapshots_users_as_recorded(
+    platform: Platform,
+) -> None:
+    """The guard judges a landing snapshot against the previous snapshot's recorded users: with
+    the record inflated, the same snapshot that passed is held as shrunk; without a record it is
+    counted and passes."""
+    corrupt(
+        platform,
+        "UPDATE ops.users_snapshot_users SET users = 100 WHERE snapshot_date = '2024-01-03'",
+    )
+    platform.land_users(_users(2))
+    assert platform.ingest_users("2024-01-04", expect_ok=False) == 1
+    assert platform.query(
+        "SELECT count(*) FROM raw.users_extract WHERE snapshot_date = '2024-01-04'"
+    ) == [(0,)]
+    assert platform.query(
+        "SELECT check_name FROM ops.users_snapshot_blocks WHERE snapshot_date = '2024-01-04'"
+    ) == [(checks.SNAPSHOT_NOT_SHRUNK,)]
+
+    corrupt(platform, "DELETE FROM ops.users_snapshot_users WHERE snapshot_date = '2024-01-03'")
+    platform.land_users(_users(2))
+    platform.ingest_users("2024-01-04")
+    assert platform.query(
+        "SELECT users FROM ops.users_snapshot_users WHERE snapshot_date = '2024-01-04'"
+    ) == [(22,)]
+
+
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "ten", "nan"])
 def test_shrink_threshold_must_be_a_fraction(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("PAGEVIEW_MAX_SNAPSHOT_SHRINK", value)

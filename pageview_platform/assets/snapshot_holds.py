@@ -80,15 +80,30 @@ def judge_landing_snapshot(con: Connection, day: datetime, max_shrink: float) ->
     cursor = execute(con, read_sql("guards/users_snapshot_holds.sql"), {"start": day})
     names = [column[0].lower() for column in cursor.description]
     row = dict(zip(names, cursor.fetchone(), strict=True))
+    previous_date = row["previous_snapshot_date"]
     return [
         not_empty(int(row["snapshot_rows"])),
         not_shrunk(
             int(row["users"]),
-            row["previous_snapshot_date"],
-            row["previous_users"],
+            previous_date,
+            previous_users(con, previous_date, row["previous_users"]),
             max_shrink,
         ),
     ]
+
+
+def previous_users(
+    con: Connection, previous_date: datetime | None, recorded: int | None
+) -> int | None:
+    """The distinct users of the accepted snapshot of PREVIOUS_DATE (None: there is none): as its
+    capture recorded them in ops.users_snapshot_users (RECORDED), else counted, for a snapshot
+    captured before that record existed."""
+    if previous_date is None or recorded is not None:
+        return recorded
+    (users,) = execute(
+        con, read_sql("guards/snapshot_users.sql"), {"start": previous_date}
+    ).fetchone()
+    return users
 
 
 def hold_landing_snapshot(con: Connection, day: datetime, failed: list[Verdict]) -> None:

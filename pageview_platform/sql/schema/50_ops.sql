@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS ops.users_snapshot_captures (
     captured_rows BIGINT NOT NULL,
     content_hash VARCHAR NOT NULL
 );
+-- The distinct users of each date's accepted snapshot (raw.users_extract), counted once in the
+-- capture's transaction: the next snapshot's shrink guard and check read the previous one's
+-- here, not by counting its 20M ids again (1.4 s each at the brief's volume).
+CREATE TABLE IF NOT EXISTS ops.users_snapshot_users (
+    snapshot_date TIMESTAMP NOT NULL,
+    users BIGINT NOT NULL
+);
 -- Every distinct content a pageviews load was captured with: two for one load hour mean it was
 -- replaced, and its hours are rebuilt from every captured load rather than merged.
 CREATE TABLE IF NOT EXISTS ops.pageview_load_captures (

@@ -22,6 +22,10 @@ SELECT
 FROM raw.users_extract
 WHERE snapshot_date = $day_start;
 
+INSERT INTO ops.users_snapshot_users (snapshot_date, users)
+SELECT CAST($day_start AS TIMESTAMP), count(DISTINCT user_id)
+FROM bench_snapshot;
+
 -- The day's views: $views_per_user per user, one at a random instant of each of as many equal
 -- slots of the day ($slot microseconds each, so no two of a user's views share an instant), on
 -- a random page, in the order the hourly loads bring them. The snapshot of a day lands before
