@@ -157,8 +157,9 @@ def test_a_failed_publish_leaves_the_published_file_as_it_was(scenario: Scenario
         con.execute(
             "INSERT INTO ops.bi_unpublished_hours SELECT 'current_postcode', max(pageview_hour)"
             " FROM agg.pageviews_by_current_postcode_hourly;"
-            "INSERT INTO ops.bi_unpublished_cells SELECT 'postcode_at_view', 'hourly',"
-            " pageview_hour, postcode FROM agg.pageviews_by_postcode_at_view_hourly LIMIT 1"
+            "INSERT INTO ops.bi_unpublished_cells (answer, grain, period_start, postcode)"
+            " SELECT 'postcode_at_view', 'hourly', pageview_hour, postcode"
+            " FROM agg.pageviews_by_postcode_at_view_hourly LIMIT 1"
         )
         pending = (
             "SELECT (SELECT count(*) FROM ops.bi_unpublished_hours),"
@@ -445,7 +446,7 @@ def test_a_patch_rewrites_the_changed_cells_and_no_other_row_of_their_periods(
             month_row = ("pageviews_by_current_postcode_monthly", january, "SW1A 1AA")
             _plant(target, [*hour_and_day, month_row])
             con.execute(
-                "INSERT INTO ops.bi_unpublished_cells"
+                "INSERT INTO ops.bi_unpublished_cells (answer, grain, period_start, postcode)"
                 " VALUES ('current_postcode', 'monthly', $month, 'SW1A 1AA')",
                 {"month": january},
             )
@@ -526,6 +527,30 @@ def test_a_publish_patches_the_spare_with_the_last_publishs_changes_and_its_own(
         assert [(p.how, p.base) for p in publications] == [("patch", "spare")] * 4
         # No staged file is left behind.
         assert [f.name for f in target.parent.iterdir() if ".tmp" in f.name] == []
+
+
+def test_a_cell_two_loads_change_in_a_row_is_published_with_its_latest_value(
+    tmp_path: Path,
+) -> None:
+    """Each load's late row raises the same cell (hour 8, user 4's postcode), which every
+    publish writes from the value recorded with it. Patching the spare applies the last
+    publish's cells and its own: the cell both name takes this publish's value, the one the
+    aggregate holds now, not the last publish's."""
+    with _spare_scenario(tmp_path, "on") as shared:
+        target = shared.bi_database
+        with _recorded_publishes() as publications:
+            for hour, minute in ((10, 30), (11, 40), (12, 50)):
+                rows = [(n, f"/{hour}", t(1, hour, n)) for n in (1, 2, 3)]
+                shared.ingest(("pageviews", t(1, hour), [*rows, (4, "/late", t(1, 8, minute))]))
+                assert published(target) == oracle.expected_views(shared.events)
+        assert [(p.how, p.base) for p in publications] == [("patch", "spare")] * 3
+        with duckdb.connect(str(target), read_only=True) as con:
+            cell = con.execute(
+                "SELECT pageviews FROM bi.pageviews_by_postcode_at_view_hourly"
+                " WHERE period_start = $hour AND postcode = 'AB4 1CD'",
+                {"hour": t(1, 8)},
+            ).fetchall()
+        assert cell == [(3,)]
 
 
 def test_a_reader_holding_the_spare_makes_the_publish_copy(tmp_path: Path) -> None:

@@ -123,8 +123,7 @@ def build_history_assets(partitions: Partitions, settings: Settings) -> list[Ass
                     after=(
                         "transform/user_postcode_history_close_versions.sql",
                         "transform/reattribute_pageviews.sql",
-                        "transform/apply_aggregate_deltas.sql",
-                        *bi_database.after_deltas(),
+                        *bi_database.apply_deltas(),
                     ),
                     metrics="metrics/user_postcode_history.sql",
                 )

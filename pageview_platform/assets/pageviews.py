@@ -164,11 +164,7 @@ def merge_loads(con: Connection, params: dict[str, object], bi_database: BIDatab
     # A range merges its loads one after the other: max() composes.
     for load in _hours(params["start"], params["end"]):
         load_params = {"start": load, "end": load + HOUR}
-        for script in (
-            "transform/merge_pageviews_load.sql",
-            "transform/apply_aggregate_deltas.sql",
-            *bi_database.after_deltas(),
-        ):
+        for script in ("transform/merge_pageviews_load.sql", *bi_database.apply_deltas()):
             merged.seconds.update(run_script(con, read_sql(script), load_params))
         merged.metrics.update(
             metrics_row(con, read_sql("metrics/merge_pageviews_load.sql"), load_params)

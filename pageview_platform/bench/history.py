@@ -80,10 +80,14 @@ CURRENT_POSTCODE_UPDATE = (
     "reattribute_pageviews.delete_agg.current_postcode_by_user",
     "reattribute_pageviews.insert_agg.current_postcode_by_user",
     "apply_aggregate_deltas.create_current_recent_delta",
-    "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_hourly",
     "apply_aggregate_deltas.create_current_daily_delta",
     "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_daily",
     "apply_aggregate_deltas.merge_agg.pageviews_by_current_postcode_monthly",
+    # The hourly answer, moved by a join that keeps the cells' rows and values for the publish,
+    # an update by row and an insert of the new cells (create_hourly_values is the at-view's).
+    "merge_hourly_deltas_keeping_values.insert_hourly_values",
+    "merge_hourly_deltas_keeping_values.update_agg.pageviews_by_current_postcode_hourly",
+    "merge_hourly_deltas_keeping_values.insert_agg.pageviews_by_current_postcode_hourly",
 )
 # What else the history step's materializations say: the views the re-attribution moved, the
 # users recounted, and how the BI database was published (a patch, or a new file).

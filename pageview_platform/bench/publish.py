@@ -19,7 +19,12 @@ from pathlib import Path
 from time import perf_counter
 
 from pageview_platform.warehouse.duckdb import connect
-from pageview_platform.warehouse.publish import BIDatabase, Publication, publish
+from pageview_platform.warehouse.publish import (
+    RECORD_DELTA_CELLS,
+    BIDatabase,
+    Publication,
+    publish,
+)
 from pageview_platform.warehouse.session import run_script, transaction
 from pageview_platform.warehouse.sql import read_sql
 
@@ -60,11 +65,11 @@ def load(
     run_script(con, read_sql("bench/load_deltas.sql"), params)
     recording = 0.0
     with transaction(con):
-        run_script(con, read_sql("transform/apply_aggregate_deltas.sql"), {})
-        for script in bi_database.after_deltas():
+        for script in bi_database.apply_deltas():
             started = perf_counter()
             run_script(con, read_sql(script), {})
-            recording += perf_counter() - started
+            if script == RECORD_DELTA_CELLS:
+                recording += perf_counter() - started
     return recording
 
 

@@ -66,8 +66,13 @@ NEW_FILE, PATCH, UNCHANGED = "new file", "patch", "unchanged"
 # What a patch starts from (Publication.base): a copy of the published file, or the spare.
 COPY, SPARE = "copy", "spare"
 # What the writers of the aggregates run in their transaction on DuckDB, so the next publish
-# knows which cells and hours to rewrite.
+# knows which cells and hours to rewrite, and for an hour's cell its new value.
 RECORD_DELTA_CELLS = "publish/record_delta_cells.sql"
+# What moves the aggregates by a writer's staged deltas (BIDatabase.apply_deltas): the hourly
+# ones by a MERGE, or on DuckDB with a published file by an update that keeps the new values.
+APPLY_AGGREGATE_DELTAS = "transform/apply_aggregate_deltas.sql"
+MERGE_HOURLY_DELTAS = "transform/merge_hourly_deltas.sql"
+MERGE_HOURLY_DELTAS_KEEPING_VALUES = "publish/merge_hourly_deltas_keeping_values.sql"
 RECORD_REBUILT_HOURS = "publish/record_rebuilt_hours.sql"
 RECORD_AGED_HOURS = "publish/record_aged_hours.sql"
 
@@ -356,7 +361,8 @@ def _changed_share(con: Connection) -> float:
 
 def _patch_tables(con: Connection, phases: Phases) -> int:
     """Rewrites each published table's changed periods, then its changed cells, from the
-    warehouse's views; returns the rows it wrote. A table with neither is not read."""
+    warehouse's views, or for an hour's cell from the value recorded with it; returns the rows it
+    wrote. A table with neither is not read."""
     written = 0
     for view in BI_VIEWS:
         table = identifier(view)
@@ -364,8 +370,9 @@ def _patch_tables(con: Connection, phases: Phases) -> int:
         params = {"view": view, "answer": answer, "grain": grain}
         with phases.time("cells"):
             first, last = execute(con, read_sql("publish/cell_periods.sql"), params).fetchone()
+            first_read = last_read = None
             if first is not None:
-                first, last = _last_row(
+                first, last, first_read, last_read = _last_row(
                     con,
                     read_sql("publish/view_cells.sql").format(table=table),
                     {**params, "first": first, "last": last},
@@ -382,6 +389,9 @@ def _patch_tables(con: Connection, phases: Phases) -> int:
             with phases.time("cells"):
                 script = read_sql("publish/patch_cells.sql").format(table=table)
                 written += _inserted(con, script, {"first": first, "last": last})
+                if first_read is not None:
+                    script = read_sql("publish/read_cells.sql").format(table=table)
+                    written += _inserted(con, script, {"first": first_read, "last": last_read})
     return written
 
 
@@ -445,9 +455,13 @@ class BIDatabase(ConfigurableResource):
         " keeps no spare file.",
     )
 
-    def after_deltas(self) -> tuple[str, ...]:
-        """The scripts a writer runs after apply_aggregate_deltas.sql, in its transaction."""
-        return () if self.path is None else (RECORD_DELTA_CELLS,)
+    def apply_deltas(self) -> tuple[str, ...]:
+        """The scripts that move the aggregates by the deltas a writer staged, in its
+        transaction: with a published file, the hourly cells' new values are kept and what
+        changed is recorded for the next publish."""
+        if self.path is None:
+            return (APPLY_AGGREGATE_DELTAS, MERGE_HOURLY_DELTAS)
+        return (APPLY_AGGREGATE_DELTAS, MERGE_HOURLY_DELTAS_KEEPING_VALUES, RECORD_DELTA_CELLS)
 
     def after_rebuild(self) -> tuple[str, ...]:
         """The scripts a writer runs after rebuild_pageview_hours.sql, in its transaction."""

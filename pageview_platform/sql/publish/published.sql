@@ -11,7 +11,7 @@ DELETE FROM ops.bi_spare;
 INSERT INTO ops.bi_last_published_hours
 SELECT answer, pageview_hour FROM ops.bi_unpublished_hours WHERE $kept;
 INSERT INTO ops.bi_last_published_cells
-SELECT answer, grain, period_start, postcode FROM ops.bi_unpublished_cells WHERE $kept;
+SELECT answer, grain, period_start, postcode, pageviews FROM ops.bi_unpublished_cells WHERE $kept;
 INSERT INTO ops.bi_spare
 SELECT $generation - 1 WHERE $kept;
 DELETE FROM ops.bi_unpublished_hours;

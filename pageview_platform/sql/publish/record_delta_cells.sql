@@ -1,7 +1,8 @@
--- DuckDB: what the deltas apply_aggregate_deltas.sql just applied changed, per answer, for the
--- next publish of the BI database; in the writer's transaction. The current-postcode hours are
--- those its hourly answer holds (current_recent_delta, which apply_aggregate_deltas.sql staged
--- from current_delta). A zero delta changed nothing.
+-- DuckDB: what the deltas apply_aggregate_deltas.sql and merge_hourly_deltas_keeping_values.sql
+-- just applied changed, per answer, for the next publish of the BI database; in the writer's
+-- transaction. The current-postcode hours are those its hourly answer holds
+-- (current_recent_delta, which apply_aggregate_deltas.sql staged from current_delta). A zero
+-- delta changed nothing.
 
 -- The hours each delta moved, with how many of their rows: an hour in which it moved at least
 -- half the rows the aggregate now holds for it (a load's own hour, where nearly every postcode
@@ -40,23 +41,18 @@ SELECT answer, pageview_hour FROM bi_delta_hours WHERE whole;
 -- The other hours' cells: a period and a postcode of one answer (an hour's cell names its hour,
 -- day and month for the postcode). The current-postcode months are recorded as months alone,
 -- but for those a whole hour rewrites: a re-attribution and a late row before the window move
--- months whose hours and days the answer does not hold.
-INSERT INTO ops.bi_unpublished_cells (answer, grain, period_start, postcode)
-SELECT 'postcode_at_view', 'hourly', pageview_hour, postcode
-FROM at_view_delta
-WHERE pageviews <> 0
-    AND pageview_hour IN (
-        SELECT pageview_hour FROM bi_delta_hours WHERE answer = 'postcode_at_view' AND NOT whole
+-- months whose hours and days the answer does not hold. An hour's cell carries the hour's new
+-- value (hourly_values); a month's reads its value back at the publish.
+INSERT INTO ops.bi_unpublished_cells (answer, grain, period_start, postcode, pageviews)
+SELECT v.answer, 'hourly', v.pageview_hour, v.postcode, v.pageviews
+FROM hourly_values AS v
+WHERE v.delta <> 0
+    AND EXISTS (
+        SELECT 1 FROM bi_delta_hours AS h
+        WHERE h.answer = v.answer AND h.pageview_hour = v.pageview_hour AND NOT h.whole
     )
 UNION ALL
-SELECT 'current_postcode', 'hourly', pageview_hour, postcode
-FROM current_recent_delta
-WHERE pageviews <> 0
-    AND pageview_hour IN (
-        SELECT pageview_hour FROM bi_delta_hours WHERE answer = 'current_postcode' AND NOT whole
-    )
-UNION ALL
-SELECT 'current_postcode', 'monthly', pageview_month, postcode
+SELECT 'current_postcode', 'monthly', pageview_month, postcode, NULL
 FROM current_month_delta
 WHERE pageviews <> 0
     AND pageview_month NOT IN (

@@ -3,18 +3,23 @@
 -- for its postcode, a month's cell its month alone. $first and $last are their first and last
 -- period.
 
--- Each cell once, as a period of this table and a postcode.
+-- Each cell once, as a period of this table and a postcode, with its value when this is the
+-- hourly table and the cell's one pending record carries the hour's value (pending.sql); else
+-- NULL: its row is read back from the warehouse's view (a day's or month's cell, a month's
+-- cell, or a cell recorded twice since the last publish, whose records' order is not kept).
 CREATE OR REPLACE TEMP TABLE bi_view_cells AS
-SELECT DISTINCT
+SELECT
     CAST(
         date_trunc(
             CASE $grain WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' ELSE 'month' END,
             period_start
         ) AS TIMESTAMP
     ) AS period_start,
-    postcode
+    postcode,
+    CASE WHEN $grain = 'hourly' AND count(*) = 1 THEN max(pageviews) END AS pageviews
 FROM temp.bi_pending_cells
-WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly');
+WHERE answer = $answer AND (grain = 'hourly' OR $grain = 'monthly')
+GROUP BY 1, 2;
 
 -- A period in which the cells are at least half the rows the file holds (a period it does not
 -- hold yet, the day and month of a snapshot's many movers) is rewritten whole, like the periods
@@ -43,6 +48,12 @@ WHERE period_start IN (
     SELECT period_start FROM temp.bi_changed_periods WHERE view_name = $view
 );
 
--- The other periods' cells' first and last period, which bound the patch's scans
--- (patch_cells.sql).
-SELECT min(period_start), max(period_start) FROM temp.bi_view_cells;
+-- The other periods' cells' first and last period, which bound the patch's scan of the file,
+-- and those of the cells read back from the view, which bound its scan of the view
+-- (patch_cells.sql, read_cells.sql).
+SELECT
+    min(period_start),
+    max(period_start),
+    min(period_start) FILTER (WHERE pageviews IS NULL),
+    max(period_start) FILTER (WHERE pageviews IS NULL)
+FROM temp.bi_view_cells;

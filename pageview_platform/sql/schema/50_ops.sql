@@ -111,12 +111,18 @@ CREATE TABLE IF NOT EXISTS ops.bi_unpublished_hours (
 -- and days). The publish rewrites those rows in a copy of the last file, then clears them.
 -- Whole hours stay in ops.bi_unpublished_hours: a rebuilt load's, those the window leaves, and
 -- an hour in which a delta moved at least half the rows (a load's own hour).
+-- An 'hourly' cell's pageviews is the hour's new value, as the writer's update of the hourly
+-- aggregate returned it (publish/merge_hourly_deltas_keeping_values.sql): the publish writes it
+-- as it is instead of reading it back from the aggregate; NULL (a 'monthly' cell, or one
+-- recorded before the value was) reads it back.
 CREATE TABLE IF NOT EXISTS ops.bi_unpublished_cells (
     answer VARCHAR NOT NULL,
     grain VARCHAR NOT NULL,
     period_start TIMESTAMP NOT NULL,
-    postcode VARCHAR NOT NULL
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT
 );
+ALTER TABLE ops.bi_unpublished_cells ADD COLUMN IF NOT EXISTS pageviews BIGINT;
 -- DuckDB: the hours and cells the last publish applied when it patched (copies of
 -- ops.bi_unpublished_hours and ops.bi_unpublished_cells as they were), kept so the next publish
 -- can bring the file it replaced (the spare, `<file>.spare`) up to date instead of copying the
@@ -129,8 +135,10 @@ CREATE TABLE IF NOT EXISTS ops.bi_last_published_cells (
     answer VARCHAR NOT NULL,
     grain VARCHAR NOT NULL,
     period_start TIMESTAMP NOT NULL,
-    postcode VARCHAR NOT NULL
+    postcode VARCHAR NOT NULL,
+    pageviews BIGINT
 );
+ALTER TABLE ops.bi_last_published_cells ADD COLUMN IF NOT EXISTS pageviews BIGINT;
 -- DuckDB: the generation of the spare BI database file, which the changes kept above bring to
 -- the published one (one row; none when there is no usable spare).
 CREATE TABLE IF NOT EXISTS ops.bi_spare (

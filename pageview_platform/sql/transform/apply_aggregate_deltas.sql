@@ -1,6 +1,10 @@
--- Moves both hourly aggregates, and their daily and monthly rollups, by the deltas the merge
--- or the re-attribution staged (at_view_delta, current_delta, current_month_delta), in the
--- caller's transaction. The current-postcode hourly and daily answers start at
+-- Moves the daily and monthly rollups of both hourly aggregates by the deltas the merge or the
+-- re-attribution staged (at_view_delta, current_delta, current_month_delta), in the caller's
+-- transaction, and stages the current-postcode hourly delta (current_recent_delta) that
+-- merge_hourly_deltas.sql then applies with at_view_delta to the hourly aggregates (on DuckDB
+-- with a published BI database, publish/merge_hourly_deltas_keeping_values.sql, which also
+-- keeps the cells' new values for the publish: warehouse/publish.py picks the script).
+-- The current-postcode hourly and daily answers start at
 -- ops.current_postcode_window's hour (none: every hour): older hours of current_delta move the
 -- monthly answer only, which the caller staged whole (the re-attribution's reaches back
 -- through every month; its current_delta only through the window).
@@ -10,26 +14,12 @@
 -- delta and scans the rollup, and the updates reach the rollup in row order. Grouped inline,
 -- the delta was estimated larger than a month's rollup, the rollup became the build side,
 -- and DuckDB applied a million updates in hash order: 20x slower (docs/performance.md).
-MERGE INTO agg.pageviews_by_postcode_at_view_hourly AS a
-USING at_view_delta AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
-
 CREATE OR REPLACE TEMP TABLE current_recent_delta AS
 SELECT d.pageview_hour, d.postcode, d.pageviews
 FROM current_delta AS d
 WHERE NOT EXISTS (
     SELECT 1 FROM ops.current_postcode_window AS w WHERE d.pageview_hour < w.recent_from
 );
-
-MERGE INTO agg.pageviews_by_current_postcode_hourly AS a
-USING current_recent_delta AS d
-ON a.pageview_hour = d.pageview_hour AND a.postcode = d.postcode
-WHEN MATCHED THEN UPDATE SET pageviews = a.pageviews + d.pageviews
-WHEN NOT MATCHED THEN INSERT (pageview_hour, postcode, pageviews)
-    VALUES (d.pageview_hour, d.postcode, d.pageviews);
 
 CREATE OR REPLACE TEMP TABLE at_view_daily_delta AS
 SELECT CAST(date_trunc('day', pageview_hour) AS TIMESTAMP) AS pageview_day, postcode,
