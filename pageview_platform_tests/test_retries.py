@@ -17,7 +17,7 @@ PAGEVIEWS = [
     (2, "/b", datetime(2024, 1, 2, 5, 20)),
 ]
 CAPTURE = "INSERT INTO raw.pageviews_extract"  # the capture's partition replace
-MERGE = "MERGE INTO agg.pageviews_by_current_postcode_hourly"  # in the merge's own transaction
+MERGE = "MERGE INTO agg.pageviews_by_current_postcode_daily"  # in the merge's own transaction
 
 
 def fail_once(monkeypatch: pytest.MonkeyPatch, statement: str, error: Exception) -> list[str]:

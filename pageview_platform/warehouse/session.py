@@ -90,11 +90,8 @@ def run_script(
     return seconds
 
 
-# What a statement writes: the table after its verb, or an UPDATE's inside a leading CTE
-# (`WITH updated AS (UPDATE t ... RETURNING ...) INSERT ...`: the update is the work).
 _WRITE = re.compile(
-    r"^\s*(?:WITH\s+\w+\s+AS\s+\(\s*)?"
-    r"(CREATE OR REPLACE TEMP TABLE|INSERT INTO|UPDATE|MERGE INTO|DELETE FROM)\s+([\w.]+)",
+    r"^\s*(CREATE OR REPLACE TEMP TABLE|INSERT INTO|UPDATE|MERGE INTO|DELETE FROM)\s+([\w.]+)",
     re.IGNORECASE,
 )
 
