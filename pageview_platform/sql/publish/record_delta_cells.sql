@@ -1,8 +1,8 @@
 -- DuckDB: what the deltas apply_aggregate_deltas.sql and merge_hourly_deltas_keeping_values.sql
 -- just applied changed, per answer, for the next publish of the BI database; in the writer's
--- transaction. The current-postcode hours are those its hourly answer holds
--- (current_recent_delta, which apply_aggregate_deltas.sql staged from current_delta). A zero
--- delta changed nothing.
+-- transaction. The hourly cells are those merge_hourly_deltas_keeping_values.sql moved
+-- (hourly_values: each with its delta and new value; the current-postcode ones are those its
+-- hourly answer holds, current_recent_delta). A zero delta changed nothing.
 
 -- The hours each delta moved, with how many of their rows: an hour in which it moved at least
 -- half the rows the aggregate now holds for it (a load's own hour, where nearly every postcode
@@ -10,15 +10,10 @@
 -- and month, for less than its cells would cost to record and to look up one by one.
 CREATE OR REPLACE TEMP TABLE bi_delta_hours AS
 WITH moved AS (
-    SELECT 'postcode_at_view' AS answer, pageview_hour, count(*) AS cells
-    FROM at_view_delta
-    WHERE pageviews <> 0
-    GROUP BY pageview_hour
-    UNION ALL
-    SELECT 'current_postcode', pageview_hour, count(*)
-    FROM current_recent_delta
-    WHERE pageviews <> 0
-    GROUP BY pageview_hour
+    SELECT answer, pageview_hour, count(*) AS cells
+    FROM hourly_values
+    WHERE delta <> 0
+    GROUP BY answer, pageview_hour
 ),
 held AS (
     SELECT 'postcode_at_view' AS answer, pageview_hour, count(*) AS held
