@@ -248,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for run in report.runs:
         print(f"  {run.job_name} [{run.partitions}] ok (run {run.run_id[:8]})")
+    if report.checkpoint_seconds is not None:
+        print(f"  warehouse checkpoint {report.checkpoint_seconds:.2f} s")
     return 0
 
 

@@ -1,5 +1,6 @@
 """The command line contract: exit codes, one-line errors, runs the UI can re-execute."""
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ def test_ingest_prints_what_it_did(platform: Platform, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "users snapshot 2024-01-01: captured 2 rows, quarantined 1" in out
     assert "ingest_users_snapshot [2024-01-01] ok" in out
+    # The warehouse is checkpointed after the runs and the time printed (the bench reads it).
+    assert re.search(r"^  warehouse checkpoint \d+\.\d\d s$", out, re.MULTILINE), out
 
 
 def test_ingest_runs_are_recorded_with_the_code_location_the_ui_loads(platform: Platform) -> None:

@@ -31,8 +31,10 @@ peak RSS: the process's high-water mark (the kernel's rusage of that child), max
 x floor: the side's seconds / the floor's. rows: captured rows on a side's line; on a step,
   what it wrote (its materializations' row count, - for a check); on a floor stage, what it
   takes in (lookup: the rows looked up in the fact). A step's parts (indented) are inside it.
-outside steps: the process's wall time outside its runs' steps: interpreter start, imports,
-  the Dagster instance, run creation and events."""
+warehouse checkpoint: the CLI's checkpoint of the warehouse after its runs (the runs' writes
+  moved from the write-ahead log into the file, as the floor's commit does; a close would).
+outside steps: the process's wall time outside its runs' steps and that checkpoint:
+  interpreter start, imports, the Dagster instance, run creation and events."""
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -75,7 +75,12 @@ WHERE pageview_day = $start ORDER BY pageviews DESC, postcode LIMIT 1
 _ROW_COUNT_KEYS = ("dagster/partition_row_count", "dagster/row_count")
 # What the CLI prints of an ingest: "<load>: captured N rows, quarantined M".
 _CAPTURED = re.compile(r": captured (\d+) rows")
-# Production's time outside its runs' steps, and the floor's outside its stages.
+# And its checkpoint of the warehouse after the runs: "  warehouse checkpoint 0.91 s".
+_CHECKPOINT = re.compile(r"^  warehouse checkpoint (\d+(?:\.\d+)?) s$", re.MULTILINE)
+# Production's checkpoint after its runs (the writes moved from the write-ahead log into the
+# file, which the floor's commit does), its time outside that and its runs' steps, and the
+# floor's outside its stages.
+CHECKPOINT = "warehouse checkpoint after the runs"
 OUTSIDE_STEPS = "outside steps (process start, imports, instance, run creation, events)"
 OUTSIDE_STAGES = "outside stages (process start, imports)"
 # The runs one ingest may start: one, or two for a back-dated snapshot.
@@ -208,8 +213,9 @@ def _partitions(run: DagsterRun) -> str:
 def _pipeline_stages(
     instance: DagsterInstance, runs: Sequence[DagsterRun], process: ProcessRun, rows: int
 ) -> tuple[list[Stage], list[dict[str, Any]]]:
-    """Each Dagster step's time (summed over the process's runs) and its parts, then the rest of
-    the process's wall time: start, imports, the instance, run creation, events."""
+    """Each Dagster step's time (summed over the process's runs) and its parts, the warehouse's
+    checkpoint after the runs, then the rest of the process's wall time: start, imports, the
+    instance, run creation, events."""
     steps: dict[str, tuple[float, int | None]] = {}
     parts: dict[str, dict[str, float]] = {}
     stats = [stat for run in runs for stat in instance.get_run_step_stats(run.run_id)]
@@ -229,7 +235,11 @@ def _pipeline_stages(
         stages.append(Stage(f"step {key}", step_rows, seconds))
         # Parts of a step are inside its time, shown under it and not added to the total.
         stages.extend(Stage(f"  {key}: {name}", None, t) for name, t in parts[key].items())
-    stages.append(Stage(OUTSIDE_STEPS, rows, process.seconds - in_steps))
+    checkpointed = _CHECKPOINT.search(process.stdout)
+    checkpoint = float(checkpointed.group(1)) if checkpointed else 0.0
+    if checkpointed:
+        stages.append(Stage(CHECKPOINT, None, checkpoint))
+    stages.append(Stage(OUTSIDE_STEPS, rows, process.seconds - in_steps - checkpoint))
     # Each event is a write to the instance's storage, which is where time outside steps goes.
     described = [
         {
