@@ -111,10 +111,11 @@ CREATE TABLE IF NOT EXISTS ops.bi_unpublished_hours (
 -- and days). The publish rewrites those rows in a copy of the last file, then clears them.
 -- Whole hours stay in ops.bi_unpublished_hours: a rebuilt load's, those the window leaves, and
 -- an hour in which a delta moved at least half the rows (a load's own hour).
--- An 'hourly' cell's pageviews is the hour's new value, as the writer's update of the hourly
--- aggregate returned it (publish/merge_hourly_deltas_keeping_values.sql): the publish writes it
--- as it is instead of reading it back from the aggregate; NULL (a 'monthly' cell, or one
--- recorded before the value was) reads it back.
+-- An 'hourly' cell's pageviews is the hour's new value, as the writer's join of its delta to
+-- the hourly aggregate found it (publish/merge_hourly_deltas_keeping_values.sql, whose update
+-- then writes that value to the aggregate): the publish writes it as it is instead of reading
+-- it back from the aggregate; NULL (a 'monthly' cell, or one recorded before the value was)
+-- reads it back.
 CREATE TABLE IF NOT EXISTS ops.bi_unpublished_cells (
     answer VARCHAR NOT NULL,
     grain VARCHAR NOT NULL,
